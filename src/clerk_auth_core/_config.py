@@ -1,0 +1,418 @@
+"""Configuration: :class:`ClerkConfig` and the key-cache policy :class:`JwksPolicy`.
+
+Both are frozen, keyword-only attrs classes validated at construction, so a
+misconfigured app fails at start-up with a :class:`ConfigurationError` that names the
+offending setting, not on its first request. No message ever echoes a secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import ipaddress
+import logging
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from ._errors import ConfigurationError
+from ._keys import KeySet
+
+__all__ = [
+    "ClerkConfig",
+    "JwksPolicy",
+    "frontend_api_from_publishable_key",
+    "is_loopback_host",
+]
+
+logger = logging.getLogger("clerk_auth")
+
+DEFAULT_API_URL = "https://api.clerk.com"
+
+
+def _finite_non_negative(name: str) -> Any:
+    def check(_inst: object, _attr: attrs.Attribute[Any], value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigurationError(f"{name} must be a number, not {type(value).__name__}.")
+        if not math.isfinite(value) or value < 0:
+            raise ConfigurationError(f"{name} must be a finite number >= 0.")
+
+    return check
+
+
+def _positive_int(name: str) -> Any:
+    def check(_inst: object, _attr: attrs.Attribute[Any], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigurationError(f"{name} must be a positive integer.")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class JwksPolicy:
+    """How the JWKS key cache behaves (spec: key-rotation.md, "Numbers").
+
+    Every number is a default you may change; all durations are in seconds.
+    """
+
+    #: How long a fetched key set counts as fresh without a ``Cache-Control`` header.
+    fresh_for: float = attrs.field(default=300.0, validator=_finite_non_negative("fresh_for"))
+    #: ``Cache-Control: max-age`` is honoured but clamped into this range.
+    min_max_age: float = attrs.field(default=60.0, validator=_finite_non_negative("min_max_age"))
+    max_max_age: float = attrs.field(
+        default=3600.0, validator=_finite_non_negative("max_max_age")
+    )
+    #: Start a background refresh once this fraction of the freshness has passed.
+    refresh_ahead: float = attrs.field(default=0.8)
+    #: An unknown kid forces a refetch only if this long has passed since the last fetch.
+    unknown_kid_cooldown: float = attrs.field(
+        default=30.0, validator=_finite_non_negative("unknown_kid_cooldown")
+    )
+    #: Failure backoff: initial delay, cap, and the +/- jitter fraction.
+    backoff_initial: float = attrs.field(
+        default=1.0, validator=_finite_non_negative("backoff_initial")
+    )
+    backoff_max: float = attrs.field(default=60.0, validator=_finite_non_negative("backoff_max"))
+    backoff_jitter: float = attrs.field(default=0.2)
+    #: Keep serving the last good set this long while fetches fail (0 = fail closed).
+    stale_if_error: float = attrs.field(
+        default=86400.0, validator=_finite_non_negative("stale_if_error")
+    )
+    #: Response limits.
+    max_body_bytes: int = attrs.field(default=65536, validator=_positive_int("max_body_bytes"))
+    max_keys: int = attrs.field(default=64, validator=_positive_int("max_keys"))
+    #: Network timeouts for the shells (connect, and the whole request).
+    connect_timeout: float = attrs.field(
+        default=2.0, validator=_finite_non_negative("connect_timeout")
+    )
+    timeout: float = attrs.field(default=5.0, validator=_finite_non_negative("timeout"))
+
+    @refresh_ahead.validator
+    def _check_refresh_ahead(self, _a: attrs.Attribute[float], value: float) -> None:
+        if not isinstance(value, int | float) or not 0 < value <= 1:
+            raise ConfigurationError("refresh_ahead must be a fraction in (0, 1].")
+
+    @backoff_jitter.validator
+    def _check_jitter(self, _a: attrs.Attribute[float], value: float) -> None:
+        if not isinstance(value, int | float) or not 0 <= value < 1:
+            raise ConfigurationError("backoff_jitter must be a fraction in [0, 1).")
+
+    def __attrs_post_init__(self) -> None:
+        if self.min_max_age > self.max_max_age:
+            raise ConfigurationError("min_max_age must not exceed max_max_age.")
+        if self.backoff_initial > self.backoff_max:
+            raise ConfigurationError("backoff_initial must not exceed backoff_max.")
+
+
+def frontend_api_from_publishable_key(publishable_key: str) -> str:
+    """Return the Frontend API host encoded in a publishable key (spec §4).
+
+    ``pk_test_`` / ``pk_live_`` + unpadded standard base64 of ``<host>$``; valid when
+    the decoded text ends in exactly one ``$``, has no other ``$`` and contains a dot.
+
+    :raises ConfigurationError: naming ``CLERK_PUBLISHABLE_KEY``.
+    """
+    bad = ConfigurationError(
+        "CLERK_PUBLISHABLE_KEY is not a valid Clerk publishable key "
+        "(expected pk_test_… or pk_live_… as shown in the Clerk dashboard)."
+    )
+    if not isinstance(publishable_key, str):
+        raise bad
+    for prefix in ("pk_test_", "pk_live_"):
+        if publishable_key.startswith(prefix):
+            encoded = publishable_key[len(prefix) :]
+            break
+    else:
+        raise bad
+    try:
+        padded = encoded + "=" * (-len(encoded) % 4)
+        decoded = base64.b64decode(padded, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise bad from None
+    if not decoded.endswith("$") or decoded.count("$") != 1 or "." not in decoded:
+        raise bad
+    host = decoded[:-1]
+    if not host or any(c.isspace() or c in "/?#@" for c in host):
+        raise bad
+    return host
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ``::1``)."""
+    if not host:
+        return False
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url.rstrip("/")
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        # Plain http only for loopback hosts (tests, the mock issuer).
+        return url.rstrip("/")
+    raise ConfigurationError(
+        f"{name} must be an https:// URL (plain http is allowed only for loopback hosts)."
+    )
+
+
+def _to_parties(value: Iterable[str] | str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    # Spec §3.6: empty entries are dropped ("https://a.example," is one party).
+    return tuple(p.strip() for p in value if isinstance(p, str) and p.strip())
+
+
+def _to_str_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _empty_to_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+@attrs.frozen(kw_only=True)
+class ClerkConfig:
+    """Everything clerk-auth needs to know about your Clerk instance.
+
+    Give at least one key source: ``jwt_key`` (the PEM public key, networkless and
+    fastest), ``secret_key`` (keys from the Backend API), ``jwks_url``, or a
+    ``publishable_key`` (keys from the public Frontend API JWKS). Build it from the
+    environment with :meth:`from_env`.
+
+    :raises ConfigurationError: on any invalid setting, naming it.
+    """
+
+    #: ``CLERK_SECRET_KEY``: ``sk_test_…`` / ``sk_live_…``; never logged or echoed.
+    secret_key: str | None = attrs.field(default=None, converter=_empty_to_none, repr=False)
+    #: ``CLERK_PUBLISHABLE_KEY``: gives the Frontend API host and the issuer.
+    publishable_key: str | None = attrs.field(default=None, converter=_empty_to_none)
+    #: ``CLERK_JWT_KEY``: the instance's PEM public key (one-line and literal ``\n``
+    #: forms accepted). When set, no key is ever fetched.
+    jwt_key: str | None = attrs.field(default=None, converter=_empty_to_none, repr=False)
+    #: ``CLERK_JWKS_URL``: an explicit JWKS URL (https, or http on loopback).
+    jwks_url: str | None = attrs.field(default=None, converter=_empty_to_none)
+    #: ``CLERK_API_URL``: the Backend API base URL.
+    api_url: str = attrs.field(default=DEFAULT_API_URL)
+    #: ``CLERK_API_VERSION``: the Backend API version path segment.
+    api_version: str = attrs.field(default="v1")
+    #: ``CLERK_ISSUER``: the expected ``iss``; derived from the publishable key if unset.
+    issuer: str | None = attrs.field(default=None, converter=_empty_to_none)
+    #: ``CLERK_AUTHORIZED_PARTIES``: allowed ``azp`` origins (comma-separated in env).
+    authorized_parties: tuple[str, ...] = attrs.field(default=(), converter=_to_parties)
+    #: ``CLERK_AUDIENCE``: checked only when the token also has ``aud``.
+    audience: tuple[str, ...] = attrs.field(default=(), converter=_to_str_tuple)
+    #: ``CLERK_CLOCK_SKEW``: seconds of tolerance for ``exp``/``nbf``/``iat``.
+    clock_skew: float = attrs.field(default=5.0, validator=_finite_non_negative("clock_skew"))
+    #: ``CLERK_MAX_TOKEN_LIFETIME``: refuse tokens whose ``exp - iat`` exceeds this.
+    max_token_lifetime: float = attrs.field(
+        default=3600.0, validator=_finite_non_negative("max_token_lifetime")
+    )
+    #: Refuse tokens longer than this many bytes before decoding anything.
+    max_token_size: int = attrs.field(default=8192, validator=_positive_int("max_token_size"))
+    #: ``CLERK_ALLOW_PENDING``: treat ``sts: pending`` sessions as signed in.
+    allow_pending: bool = attrs.field(default=False)
+    #: Allowed signature algorithms. Only RS256 is supported (spec §3.2).
+    algorithms: tuple[str, ...] = attrs.field(default=("RS256",), converter=_to_str_tuple)
+    #: Key cache behaviour for remote JWKS.
+    jwks: JwksPolicy = attrs.field(factory=JwksPolicy)
+    _static_keys: KeySet | None = attrs.field(default=None, init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._validate()
+        if not self.authorized_parties:
+            logger.warning(
+                "clerk-auth: no authorized parties are configured, so the token's azp "
+                "(the origin that minted it) is not checked; set CLERK_AUTHORIZED_PARTIES "
+                "to your front end's origin(s) to refuse tokens minted for other sites."
+            )
+
+    def _validate(self) -> None:
+        if self.secret_key is not None and not (
+            self.secret_key.startswith(("sk_test_", "sk_live_"))
+            and len(self.secret_key) > len("sk_test_")
+        ):
+            raise ConfigurationError(
+                "CLERK_SECRET_KEY is not a valid Clerk secret key (expected sk_test_… or sk_live_…)."
+            )
+        if self.publishable_key is not None:
+            frontend_api_from_publishable_key(self.publishable_key)
+        if self.secret_key and self.publishable_key:
+            live_sk = self.secret_key.startswith("sk_live_")
+            live_pk = self.publishable_key.startswith("pk_live_")
+            if live_sk != live_pk:
+                raise ConfigurationError(
+                    "CLERK_SECRET_KEY and CLERK_PUBLISHABLE_KEY belong to different "
+                    "instance types (one is live, the other test)."
+                )
+        object.__setattr__(self, "api_url", _check_url("CLERK_API_URL", self.api_url))
+        if self.jwks_url is not None:
+            object.__setattr__(self, "jwks_url", _check_url("CLERK_JWKS_URL", self.jwks_url))
+        if not self.api_version or "/" in self.api_version:
+            raise ConfigurationError("CLERK_API_VERSION must be a single path segment.")
+        if self.issuer is not None and not self.issuer.startswith(("https://", "http://")):
+            raise ConfigurationError("CLERK_ISSUER must be a URL (https://…).")
+        if not self.algorithms or set(self.algorithms) != {"RS256"}:
+            raise ConfigurationError("algorithms: only RS256 is supported.")
+        if not isinstance(self.allow_pending, bool):
+            raise ConfigurationError("allow_pending must be a bool.")
+        if self.jwt_key is not None:
+            # Parse now so a bad PEM fails at start-up (raises ConfigurationError).
+            object.__setattr__(self, "_static_keys", KeySet.from_pem(self.jwt_key))
+        elif self.jwks_url is None and self.secret_key is None and self.publishable_key is None:
+            raise ConfigurationError(
+                "No key source: set CLERK_JWT_KEY (PEM public key), CLERK_SECRET_KEY, "
+                "CLERK_JWKS_URL or CLERK_PUBLISHABLE_KEY."
+            )
+
+    # -- derived values ---------------------------------------------------------------
+
+    @property
+    def frontend_api(self) -> str | None:
+        """The Frontend API host from the publishable key, or ``None``."""
+        if self.publishable_key is None:
+            return None
+        return frontend_api_from_publishable_key(self.publishable_key)
+
+    @property
+    def expected_issuer(self) -> str | None:
+        """The issuer tokens must carry: configured, else derived from the publishable key."""
+        if self.issuer is not None:
+            return self.issuer
+        host = self.frontend_api
+        return f"https://{host}" if host else None
+
+    @property
+    def static_keys(self) -> KeySet | None:
+        """The networkless key set built from ``jwt_key``, or ``None``."""
+        return self._static_keys
+
+    @property
+    def jwks_request_url(self) -> str | None:
+        """Where keys are fetched from, or ``None`` when ``jwt_key`` makes it networkless.
+
+        Explicit ``jwks_url`` first; then the Backend API (with the secret key); then the
+        public Frontend API JWKS derived from the publishable key.
+        """
+        if self.jwt_key is not None:
+            return None
+        if self.jwks_url is not None:
+            return self.jwks_url
+        if self.secret_key is not None:
+            return f"{self.api_url}/{self.api_version}/jwks"
+        host = self.frontend_api
+        return f"https://{host}/.well-known/jwks.json" if host else None
+
+    @property
+    def jwks_uses_secret_key(self) -> bool:
+        """True when the JWKS request authenticates with ``Authorization: Bearer <secret>``."""
+        url = self.jwks_request_url
+        return (
+            url is not None
+            and self.secret_key is not None
+            and url == f"{self.api_url}/{self.api_version}/jwks"
+        )
+
+    @property
+    def session_cookie_suffix(self) -> str | None:
+        """The ``__session_<suffix>`` suffix: first 8 chars of url-safe base64 of
+        SHA-1(publishable key) (spec §1), or ``None`` without a publishable key."""
+        if self.publishable_key is None:
+            return None
+        digest = hashlib.sha1(self.publishable_key.encode(), usedforsecurity=False).digest()
+        return base64.urlsafe_b64encode(digest).decode()[:8]
+
+    @property
+    def key_source_id(self) -> tuple[str | None, str | None, str | None]:
+        """The cache scope (spec: one source per JWKS URL, credentials, issuer). The
+        credentials appear as a digest, never in clear."""
+        cred = (
+            hashlib.sha256(self.secret_key.encode()).hexdigest()[:16]
+            if self.jwks_uses_secret_key and self.secret_key
+            else None
+        )
+        return (self.jwks_request_url, cred, self.expected_issuer)
+
+    # -- construction from the environment ---------------------------------------------
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> ClerkConfig:
+        """Build a configuration from ``CLERK_*`` variables (``os.environ`` by default).
+
+        Reads ``CLERK_SECRET_KEY``, ``CLERK_PUBLISHABLE_KEY``, ``CLERK_JWT_KEY``,
+        ``CLERK_JWKS_URL``, ``CLERK_API_URL``, ``CLERK_API_VERSION``, ``CLERK_ISSUER``,
+        ``CLERK_AUTHORIZED_PARTIES`` (comma-separated), ``CLERK_AUDIENCE``,
+        ``CLERK_CLOCK_SKEW``, ``CLERK_MAX_TOKEN_LIFETIME``, ``CLERK_ALLOW_PENDING``.
+        Keyword ``overrides`` win over the environment.
+        """
+        env = os.environ if environ is None else environ
+        return cls(**{**settings_from_mapping(env), **overrides})
+
+
+_STR_VARS = {
+    "CLERK_SECRET_KEY": "secret_key",
+    "CLERK_PUBLISHABLE_KEY": "publishable_key",
+    "CLERK_JWT_KEY": "jwt_key",
+    "CLERK_JWKS_URL": "jwks_url",
+    "CLERK_API_URL": "api_url",
+    "CLERK_API_VERSION": "api_version",
+    "CLERK_ISSUER": "issuer",
+    "CLERK_AUTHORIZED_PARTIES": "authorized_parties",
+}
+_FLOAT_VARS = {
+    "CLERK_CLOCK_SKEW": "clock_skew",
+    "CLERK_MAX_TOKEN_LIFETIME": "max_token_lifetime",
+}
+
+
+def settings_from_mapping(env: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn ``CLERK_*`` keys of a mapping (environment, ``app.config``) into
+    :class:`ClerkConfig` keyword arguments. Unset and empty values are skipped."""
+    out: dict[str, Any] = {}
+    for var, field in _STR_VARS.items():
+        value = env.get(var)
+        if value is not None and value != "":
+            out[field] = value
+    audience = env.get("CLERK_AUDIENCE")
+    if audience:
+        out["audience"] = _to_parties(audience) if isinstance(audience, str) else audience
+    for var, field in _FLOAT_VARS.items():
+        value = env.get(var)
+        if value is None or value == "":
+            continue
+        try:
+            out[field] = float(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"{var} must be a number.") from None
+    pending = env.get("CLERK_ALLOW_PENDING")
+    if pending is not None and pending != "":
+        if isinstance(pending, bool):
+            out["allow_pending"] = pending
+        elif str(pending).strip().lower() in ("1", "true", "yes", "on"):
+            out["allow_pending"] = True
+        elif str(pending).strip().lower() in ("0", "false", "no", "off"):
+            out["allow_pending"] = False
+        else:
+            raise ConfigurationError("CLERK_ALLOW_PENDING must be true or false.")
+    return out

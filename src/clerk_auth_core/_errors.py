@@ -1,0 +1,219 @@
+"""The error tree and the stable reason codes.
+
+Every way a request can fail to authenticate has a *reason*: a short, stable string
+(Clerk's own where Clerk has one, see the spec §5) that callers can switch on, log and
+document. Each reason knows the HTTP status a server should answer with and the
+RFC 6750 ``error`` code for the ``WWW-Authenticate`` header, so no adapter ever has
+to decide HTTP semantics itself (compare h11's ``error_status_hint``)::
+
+    ClerkAuthError                    base: .reason, .message, .status, .bearer_error
+    ├── ConfigurationError            bad configuration, raised at construction (500)
+    ├── TokenVerificationError        the request's token is not acceptable (401)
+    ├── KeyResolutionError            the instance's keys cannot be had (503 / 500)
+    └── AuthorizationError            signed in, but lacks a role/permission (403)
+
+Messages are written for the client: they never contain the token, a secret key or
+the list of key ids, so they are safe to put into a response body or a log line.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "AuthorizationError",
+    "ClerkAuthError",
+    "ConfigurationError",
+    "KeyResolutionError",
+    "REASONS",
+    "Reason",
+    "ReasonInfo",
+    "TokenVerificationError",
+]
+
+
+class Reason:
+    """The stable reason strings (spec §5). Compare with ``==``; they are plain ``str``."""
+
+    # Token reasons (Clerk's strings, plus token-invalid-issuer which is ours).
+    TOKEN_INVALID: Final = "token-invalid"
+    TOKEN_INVALID_ALGORITHM: Final = "token-invalid-algorithm"
+    TOKEN_INVALID_SIGNATURE: Final = "token-invalid-signature"
+    TOKEN_VERIFICATION_FAILED: Final = "token-verification-failed"
+    TOKEN_EXPIRED: Final = "token-expired"
+    TOKEN_NOT_ACTIVE_YET: Final = "token-not-active-yet"
+    TOKEN_IAT_IN_THE_FUTURE: Final = "token-iat-in-the-future"
+    TOKEN_INVALID_AUTHORIZED_PARTIES: Final = "token-invalid-authorized-parties"
+    TOKEN_INVALID_ISSUER: Final = "token-invalid-issuer"
+    TOKEN_TYPE_MISMATCH: Final = "token-type-mismatch"
+    # Key reasons.
+    JWK_FAILED_TO_RESOLVE: Final = "jwk-failed-to-resolve"
+    JWK_KID_MISMATCH: Final = "jwk-kid-mismatch"
+    JWK_REMOTE_FAILED_TO_LOAD: Final = "jwk-remote-failed-to-load"
+    JWK_REMOTE_INVALID: Final = "jwk-remote-invalid"
+    SECRET_KEY_INVALID: Final = "secret-key-invalid"
+    # Request reasons.
+    SESSION_TOKEN_AND_UAT_MISSING: Final = "session-token-and-uat-missing"
+    SESSION_TOKEN_BUT_NO_CLIENT_UAT: Final = "session-token-but-no-client-uat"
+    CLIENT_UAT_BUT_NO_SESSION_TOKEN: Final = "client-uat-but-no-session-token"
+    SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT: Final = "session-token-iat-before-client-uat"
+    SESSION_PENDING: Final = "session-pending"
+    # Authorization (ours): signed in, but a required role/permission/feature/plan is
+    # missing.
+    INSUFFICIENT_SCOPE: Final = "insufficient-scope"
+    # Configuration (ours).
+    CONFIGURATION_INVALID: Final = "configuration-invalid"
+
+
+class ReasonInfo:
+    """What a reason means over HTTP: status, RFC 6750 error code, a safe message."""
+
+    __slots__ = ("bearer_error", "message", "status")
+
+    def __init__(self, status: int, bearer_error: str | None, message: str) -> None:
+        self.status = status
+        self.bearer_error = bearer_error
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"ReasonInfo({self.status}, {self.bearer_error!r}, {self.message!r})"
+
+
+_R = Reason
+_INVALID = "invalid_token"
+
+#: reason -> (HTTP status, RFC 6750 ``error`` code, default message).
+#: 401 for anything wrong with the presented token (RFC 6750 §3.1 ``invalid_token``);
+#: 401 without an error code when no token was sent at all (RFC 6750 §3.1: "the
+#: resource server SHOULD NOT include an error code"); 403 ``insufficient_scope``;
+#: 503 when the keys cannot be had, because the client's token may be perfectly good;
+#: 500 for a server misconfiguration the client cannot fix.
+REASONS: Final[dict[str, ReasonInfo]] = {
+    _R.TOKEN_INVALID: ReasonInfo(401, _INVALID, "The session token is malformed."),
+    _R.TOKEN_INVALID_ALGORITHM: ReasonInfo(
+        401, _INVALID, "The session token uses an algorithm that is not allowed."
+    ),
+    _R.TOKEN_INVALID_SIGNATURE: ReasonInfo(
+        401, _INVALID, "The session token signature is invalid."
+    ),
+    _R.TOKEN_VERIFICATION_FAILED: ReasonInfo(
+        401, _INVALID, "The session token could not be verified."
+    ),
+    _R.TOKEN_EXPIRED: ReasonInfo(401, _INVALID, "The session token has expired."),
+    _R.TOKEN_NOT_ACTIVE_YET: ReasonInfo(401, _INVALID, "The session token is not active yet."),
+    _R.TOKEN_IAT_IN_THE_FUTURE: ReasonInfo(
+        401, _INVALID, "The session token was issued in the future (check the server clock)."
+    ),
+    _R.TOKEN_INVALID_AUTHORIZED_PARTIES: ReasonInfo(
+        401, _INVALID, "The session token was issued for another origin (azp)."
+    ),
+    _R.TOKEN_INVALID_ISSUER: ReasonInfo(
+        401, _INVALID, "The session token was issued by another Clerk instance."
+    ),
+    _R.TOKEN_TYPE_MISMATCH: ReasonInfo(401, _INVALID, "The token is not a session token."),
+    _R.JWK_FAILED_TO_RESOLVE: ReasonInfo(
+        500, None, "No key source is configured to verify session tokens."
+    ),
+    _R.JWK_KID_MISMATCH: ReasonInfo(
+        401, _INVALID, "The session token was signed by a key this instance does not have."
+    ),
+    _R.JWK_REMOTE_FAILED_TO_LOAD: ReasonInfo(
+        503, None, "The signing keys could not be loaded; try again shortly."
+    ),
+    _R.JWK_REMOTE_INVALID: ReasonInfo(
+        503, None, "The signing keys could not be loaded; try again shortly."
+    ),
+    _R.SECRET_KEY_INVALID: ReasonInfo(
+        500, None, "The server's Clerk secret key was refused by Clerk."
+    ),
+    _R.SESSION_TOKEN_AND_UAT_MISSING: ReasonInfo(401, None, "No session token was sent."),
+    _R.SESSION_TOKEN_BUT_NO_CLIENT_UAT: ReasonInfo(
+        401, _INVALID, "The session cookie came without a __client_uat cookie."
+    ),
+    _R.CLIENT_UAT_BUT_NO_SESSION_TOKEN: ReasonInfo(
+        401, None, "The __client_uat cookie came without a session cookie."
+    ),
+    _R.SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT: ReasonInfo(
+        401, _INVALID, "The session cookie is older than the client's last sign-in."
+    ),
+    _R.SESSION_PENDING: ReasonInfo(401, _INVALID, "The session is pending (tasks remain)."),
+    _R.INSUFFICIENT_SCOPE: ReasonInfo(
+        403, "insufficient_scope", "The session lacks a required role or permission."
+    ),
+    _R.CONFIGURATION_INVALID: ReasonInfo(500, None, "The server is misconfigured."),
+}
+
+
+class ClerkAuthError(Exception):
+    """Base class of every error clerk-auth raises.
+
+    :ivar reason: the stable reason code (see :class:`Reason`).
+    :ivar message: a human-readable message, safe to show a client.
+    :ivar status: the HTTP status a server should answer with.
+    :ivar bearer_error: the RFC 6750 ``error`` code for ``WWW-Authenticate``, or ``None``.
+    """
+
+    reason: str
+    message: str
+    status: int
+    bearer_error: str | None
+    default_reason: str = Reason.CONFIGURATION_INVALID
+
+    def __init__(self, reason: str | None = None, message: str | None = None) -> None:
+        reason = reason or self.default_reason
+        info = REASONS.get(reason) or REASONS[self.default_reason]
+        self.reason = reason
+        self.message = message or info.message
+        self.status = info.status
+        self.bearer_error = info.bearer_error
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(reason={self.reason!r}, message={self.message!r})"
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+    def __reduce__(self) -> tuple[type[ClerkAuthError], tuple[str, str]]:
+        return (type(self), (self.reason, self.message))
+
+
+class ConfigurationError(ClerkAuthError, ValueError):
+    """The configuration is invalid; raised when a :class:`ClerkConfig` is built.
+
+    The message names the offending setting (``CLERK_PUBLISHABLE_KEY`` …) and never
+    echoes a secret.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Reason.CONFIGURATION_INVALID, message)
+
+    def __reduce__(self) -> tuple[type[ConfigurationError], tuple[str]]:  # type: ignore[override]
+        return (type(self), (self.message,))
+
+
+class TokenVerificationError(ClerkAuthError):
+    """The presented session token (or its cookies) is not acceptable: HTTP 401."""
+
+    default_reason = Reason.TOKEN_INVALID
+
+
+class KeyResolutionError(ClerkAuthError):
+    """The instance's signing keys could not be had: HTTP 503 (or 500 for a bad
+    secret key / no key source), because the client's token may be perfectly good."""
+
+    default_reason = Reason.JWK_REMOTE_FAILED_TO_LOAD
+
+    def __init__(
+        self, reason: str | None = None, message: str | None = None, retry_after: int = 5
+    ) -> None:
+        super().__init__(reason, message)
+        #: Seconds a client should wait before retrying (the ``Retry-After`` header).
+        self.retry_after = retry_after
+
+
+class AuthorizationError(ClerkAuthError):
+    """Signed in, but the session lacks a required role, permission, feature or plan:
+    HTTP 403 with ``error="insufficient_scope"``."""
+
+    default_reason = Reason.INSUFFICIENT_SCOPE
