@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -99,7 +100,7 @@ def _judge_jwk(jwk: Any) -> str | None:
 
 def _thumbprint(public_key: RSAPublicKey) -> str:
     numbers = public_key.public_numbers()
-    return f"{numbers.e}:{numbers.n:x}"[-64:]
+    return hashlib.sha256(f"{numbers.e}:{numbers.n:x}".encode()).hexdigest()
 
 
 @attrs.frozen
