@@ -4,10 +4,18 @@ The sans-I/O heart of clerk-auth. It is given a request's headers, the time and 
 instance's keys, and answers whether the session token is genuine. It never opens a
 socket, starts a thread or reads the clock; the adapters (``clerk_auth_flask``,
 ``clerk_auth_starlette``) and the key providers in :mod:`clerk_auth_core.io` do that.
+
+Verify one token from anywhere (a worker, another framework)::
+
+    from clerk_auth_core import ClerkConfig, verify_token
+    config = ClerkConfig.from_env()             # CLERK_JWT_KEY, CLERK_AUTHORIZED_PARTIES …
+    claims = verify_token(token, config.static_keys, config, now=time.time())
 """
 
+from ._claims import Actor, SessionClaims, validate_claims
 from ._config import ClerkConfig, JwksPolicy
 from ._errors import (
+    REASONS,
     AuthorizationError,
     ClerkAuthError,
     ConfigurationError,
@@ -15,20 +23,51 @@ from ._errors import (
     Reason,
     TokenVerificationError,
 )
+from ._extract import ExtractedToken, extract_token, parse_cookies
 from ._keys import DroppedKey, KeySet, VerificationKey
+from ._request import (
+    HttpAnswer,
+    PendingRequest,
+    RequestState,
+    Requirements,
+    authenticate_request,
+    http_answer,
+    is_preflight,
+    prepare_request,
+)
+from ._tokens import UnverifiedToken, parse_token
+from ._verify import verify_token
 from ._version import __version__
 
 __all__ = (
+    "REASONS",
+    "Actor",
     "AuthorizationError",
     "ClerkAuthError",
     "ClerkConfig",
     "ConfigurationError",
     "DroppedKey",
+    "ExtractedToken",
+    "HttpAnswer",
     "JwksPolicy",
     "KeyResolutionError",
     "KeySet",
+    "PendingRequest",
     "Reason",
+    "RequestState",
+    "Requirements",
+    "SessionClaims",
     "TokenVerificationError",
+    "UnverifiedToken",
     "VerificationKey",
     "__version__",
+    "authenticate_request",
+    "extract_token",
+    "http_answer",
+    "is_preflight",
+    "parse_cookies",
+    "parse_token",
+    "prepare_request",
+    "validate_claims",
+    "verify_token",
 )

@@ -64,9 +64,7 @@ class JwksPolicy:
     fresh_for: float = attrs.field(default=300.0, validator=_finite_non_negative("fresh_for"))
     #: ``Cache-Control: max-age`` is honoured but clamped into this range.
     min_max_age: float = attrs.field(default=60.0, validator=_finite_non_negative("min_max_age"))
-    max_max_age: float = attrs.field(
-        default=3600.0, validator=_finite_non_negative("max_max_age")
-    )
+    max_max_age: float = attrs.field(default=3600.0, validator=_finite_non_negative("max_max_age"))
     #: Start a background refresh once this fraction of the freshness has passed.
     refresh_ahead: float = attrs.field(default=0.8)
     #: An unknown kid forces a refetch only if this long has passed since the last fetch.
@@ -252,7 +250,8 @@ class ClerkConfig:
             and len(self.secret_key) > len("sk_test_")
         ):
             raise ConfigurationError(
-                "CLERK_SECRET_KEY is not a valid Clerk secret key (expected sk_test_… or sk_live_…)."
+                "CLERK_SECRET_KEY is not a valid Clerk secret key "
+                "(expected sk_test_… or sk_live_…)."
             )
         if self.publishable_key is not None:
             frontend_api_from_publishable_key(self.publishable_key)
@@ -355,9 +354,7 @@ class ClerkConfig:
     # -- construction from the environment ---------------------------------------------
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
-    ) -> ClerkConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ClerkConfig:
         """Build a configuration from ``CLERK_*`` variables (``os.environ`` by default).
 
         Reads ``CLERK_SECRET_KEY``, ``CLERK_PUBLISHABLE_KEY``, ``CLERK_JWT_KEY``,

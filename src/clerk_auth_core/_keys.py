@@ -224,9 +224,7 @@ class KeySet:
                 "(copy it from the Clerk dashboard, API keys → Show JWT public key)."
             ) from None
         if imported.is_private:
-            raise ConfigurationError(
-                "CLERK_JWT_KEY holds a private key; give the public key only."
-            )
+            raise ConfigurationError("CLERK_JWT_KEY holds a private key; give the public key only.")
         public_key = imported.public_key
         if not _MIN_BITS <= public_key.key_size <= _MAX_BITS:
             raise ConfigurationError("CLERK_JWT_KEY must be an RSA key of 2048 to 8192 bits.")
@@ -241,9 +239,7 @@ class KeySet:
         return cls({None: key})
 
 
-_PEM_RE = re.compile(
-    r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.DOTALL
-)
+_PEM_RE = re.compile(r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.DOTALL)
 
 
 def normalize_pem(pem: str | bytes) -> bytes:
@@ -260,4 +256,5 @@ def normalize_pem(pem: str | bytes) -> bytes:
     if "PRIVATE" in label:
         raise ConfigurationError("CLERK_JWT_KEY holds a private key; give the public key only.")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return ("-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label, "\n".join(lines), label)).encode()
+    body = "\n".join(lines)
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n".encode()

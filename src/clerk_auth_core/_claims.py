@@ -1,0 +1,310 @@
+"""Claim rules (spec §3.5–3.7) and the :class:`SessionClaims` model (spec §2).
+
+:func:`validate_claims` applies Clerk's order, first failure wins: ``sub``, ``aud``,
+``azp``, ``exp``, ``nbf``, ``iat``, then ours: ``sid``, the lifetime cap, ``iss``.
+:meth:`SessionClaims.from_payload` decodes v1 and v2 (``v: 2``) claim sets into the
+same typed fields, so callers never branch on the token generation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from ._errors import Reason, TokenVerificationError
+
+if TYPE_CHECKING:
+    from ._config import ClerkConfig
+
+__all__ = ["Actor", "SessionClaims", "validate_claims"]
+
+#: Time claims beyond 2^53 are absurd (and lose precision as doubles).
+MAX_TIME: Final = 2**53
+#: Organisation-scoped feature prefixes in v2 ``fea`` (spec §2).
+_ORG_SCOPES: Final = frozenset({"o", "ou", "uo"})
+_SCOPE_NAMES: Final = {"u": ("user",), "o": ("org",), "uo": ("user", "org"), "ou": ("user", "org")}
+
+
+def _time_claim(payload: Mapping[str, Any], name: str) -> float | None:
+    """A numeric time claim, ``None`` when absent.
+
+    Booleans (a JSON ``true`` is a Python int), non-finite and absurdly large values
+    are refused: spec §3.5, ``token-verification-failed``.
+    """
+    if name not in payload:
+        return None
+    value = payload[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TokenVerificationError(
+            Reason.TOKEN_VERIFICATION_FAILED, f"The '{name}' claim is not a number."
+        )
+    if not math.isfinite(value) or abs(value) > MAX_TIME:
+        raise TokenVerificationError(
+            Reason.TOKEN_VERIFICATION_FAILED, f"The '{name}' claim is out of range."
+        )
+    return value
+
+
+def validate_claims(payload: Mapping[str, Any], config: ClerkConfig, now: float) -> None:
+    """Check a verified payload against the configuration at time ``now`` (unix seconds).
+
+    :raises TokenVerificationError: with the reason of the first rule that fails.
+    """
+    failed = Reason.TOKEN_VERIFICATION_FAILED
+    skew = config.clock_skew
+    # sub: a non-empty string; mch_ marks an M2M token (spec §6).
+    sub = payload.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise TokenVerificationError(failed, "The 'sub' claim is missing.")
+    if sub.startswith("mch_"):
+        raise TokenVerificationError(Reason.TOKEN_TYPE_MISMATCH)
+    # aud: only when both an audience option and a token aud exist (Clerk).
+    if config.audience and "aud" in payload:
+        aud = payload["aud"]
+        auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if not any(isinstance(a, str) and a in config.audience for a in auds):
+            raise TokenVerificationError(failed, "The 'aud' claim does not match.")
+    # azp (§3.6): with a non-empty list, present, a string and exactly one entry.
+    if config.authorized_parties:
+        azp = payload.get("azp")
+        if not isinstance(azp, str) or azp not in config.authorized_parties:
+            raise TokenVerificationError(Reason.TOKEN_INVALID_AUTHORIZED_PARTIES)
+    # exp: required; expired when exp <= now - skew (RFC 7519 §4.1.4, Clerk's bound).
+    exp = _time_claim(payload, "exp")
+    if exp is None:
+        raise TokenVerificationError(failed, "The 'exp' claim is missing.")
+    if exp <= now - skew:
+        raise TokenVerificationError(Reason.TOKEN_EXPIRED)
+    # nbf: optional; not active while nbf > now + skew (RFC 7519 §4.1.5).
+    nbf = _time_claim(payload, "nbf")
+    if nbf is not None and nbf > now + skew:
+        raise TokenVerificationError(Reason.TOKEN_NOT_ACTIVE_YET)
+    # iat: required by us (every Clerk session token has it); not in the future.
+    iat = _time_claim(payload, "iat")
+    if iat is None:
+        raise TokenVerificationError(failed, "The 'iat' claim is missing.")
+    if iat > now + skew:
+        raise TokenVerificationError(Reason.TOKEN_IAT_IN_THE_FUTURE)
+    # sid: required by us; a session token always names its session.
+    sid = payload.get("sid")
+    if not isinstance(sid, str) or not sid:
+        raise TokenVerificationError(failed, "The 'sid' claim is missing.")
+    # Lifetime cap: JWT-template tokens share the instance key but may live for years.
+    if exp - iat > config.max_token_lifetime:
+        raise TokenVerificationError(failed, "The token lives longer than allowed.")
+    # iss (ours): exact match whenever the issuer is known.
+    issuer = config.expected_issuer
+    if issuer is not None and payload.get("iss") != issuer:
+        raise TokenVerificationError(Reason.TOKEN_INVALID_ISSUER)
+
+
+@attrs.frozen(kw_only=True)
+class Actor:
+    """The ``act`` claim: who is acting on the user's behalf (impersonation)."""
+
+    subject: str
+    session_id: str | None = None
+    issuer: str | None = None
+    type: str | None = None
+
+    @classmethod
+    def from_claim(cls, value: Any) -> Actor | None:
+        """Decode ``act``; ``None`` when absent or not an object with a string ``sub``."""
+        if not isinstance(value, dict) or not isinstance(value.get("sub"), str):
+            return None
+        return cls(
+            subject=value["sub"],
+            session_id=_str_or_none(value.get("sid")),
+            issuer=_str_or_none(value.get("iss")),
+            type=_str_or_none(value.get("type")),
+        )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _comma_list(value: Any) -> list[str]:
+    """Split a v2 comma list; entries are trimmed, positions never shift."""
+    if not isinstance(value, str) or not value.strip():
+        return []
+    return [part.strip() for part in value.split(",")]
+
+
+def _scoped(entries: Iterable[str]) -> tuple[str, ...]:
+    """``u:free,o:pro`` → ``("user:free", "org:pro")``; ``uo:x`` → both scopes.
+
+    A ``fea``/``pla`` entry without ``:`` is malformed: the token is ``token-invalid``.
+    """
+    out: list[str] = []
+    for entry in entries:
+        scope, sep, name = entry.partition(":")
+        if not sep or not name:
+            raise TokenVerificationError(
+                Reason.TOKEN_INVALID, "A feature or plan entry is malformed."
+            )
+        for long_scope in _SCOPE_NAMES.get(scope, (scope,)):
+            out.append(f"{long_scope}:{name}")
+    return tuple(dict.fromkeys(out))
+
+
+def _v2_org_permissions(org: Mapping[str, Any], fea: list[str]) -> tuple[str, ...]:
+    """Spec §2: for the k-th organisation feature, every ``per[i]`` whose bit i is set
+    in ``fpm[k]`` becomes ``org:<feature>:<per[i]>``. A malformed mask grants nothing
+    for its own feature only; masks are arbitrary-precision integers."""
+    perms = _comma_list(org.get("per"))
+    masks = _comma_list(org.get("fpm"))
+    org_features = [
+        name for scope, sep, name in (e.partition(":") for e in fea) if sep and scope in _ORG_SCOPES
+    ]
+    out: list[str] = []
+    for k, feature in enumerate(org_features):
+        if k >= len(masks) or not masks[k].isdigit() or len(masks[k]) > 4300:
+            continue
+        mask = int(masks[k])
+        out.extend(
+            f"org:{feature}:{perm}" for i, perm in enumerate(perms) if perm and mask >> i & 1
+        )
+    return tuple(dict.fromkeys(out))
+
+
+@attrs.frozen(kw_only=True)
+class SessionClaims:
+    """A verified Clerk session, decoded identically from v1 and v2 tokens."""
+
+    #: ``sub``: the user id (``user_…``).
+    user_id: str
+    #: ``sid``: the session id (``sess_…``).
+    session_id: str
+    #: ``iss``: the Frontend API URL that issued the token.
+    issuer: str | None
+    #: ``azp``: the origin the token was minted for, if any.
+    authorized_party: str | None
+    #: ``exp`` / ``iat`` / ``nbf`` (unix seconds).
+    expires_at: float
+    issued_at: float
+    not_before: float | None = None
+    #: ``sts``: ``"active"``, ``"pending"`` or ``None`` on tokens without it.
+    session_status: str | None = None
+    #: ``act``: the impersonator, if any.
+    actor: Actor | None = None
+    #: ``fva``: minutes since the first and second factor verification (-1 = never).
+    factor_verification_age: tuple[int, int] | None = None
+    org_id: str | None = None
+    org_slug: str | None = None
+    #: Always with the ``org:`` prefix (v2's ``rol`` lacks it).
+    org_role: str | None = None
+    org_permissions: tuple[str, ...] = ()
+    #: ``scope:name`` with scopes spelled ``user`` / ``org`` (v2 ``fea``).
+    features: tuple[str, ...] = ()
+    #: ``scope:name`` (v2 ``pla``).
+    plans: tuple[str, ...] = ()
+    #: The claim-set generation: 1, or 2 for ``v: 2`` tokens.
+    version: int = 1
+    #: The whole verified payload, custom claims included.
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def is_pending(self) -> bool:
+        """True when the session still has tasks to complete (``sts: pending``)."""
+        return self.session_status == "pending"
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> SessionClaims:
+        """Decode a payload that :func:`validate_claims` accepted.
+
+        :raises TokenVerificationError: ``token-invalid`` for a malformed ``fea``/``pla``.
+        """
+        version = 2 if payload.get("v") == 2 else 1
+        org_id = org_slug = org_role = None
+        permissions: tuple[str, ...] = ()
+        features: tuple[str, ...] = ()
+        plans: tuple[str, ...] = ()
+        if version == 2:
+            fea = _comma_list(payload.get("fea"))
+            features = _scoped(fea)
+            plans = _scoped(_comma_list(payload.get("pla")))
+            org = payload.get("o")
+            if isinstance(org, dict):
+                org_id = _str_or_none(org.get("id"))
+                org_slug = _str_or_none(org.get("slg"))
+                rol = _str_or_none(org.get("rol"))
+                org_role = None if rol is None else rol if rol.startswith("org:") else f"org:{rol}"
+                permissions = _v2_org_permissions(org, fea)
+        else:
+            org_id = _str_or_none(payload.get("org_id"))
+            org_slug = _str_or_none(payload.get("org_slug"))
+            org_role = _str_or_none(payload.get("org_role"))
+            perms = payload.get("org_permissions")
+            if isinstance(perms, list):
+                permissions = tuple(p for p in perms if isinstance(p, str))
+        fva = payload.get("fva")
+        fva_pair = (
+            (fva[0], fva[1])
+            if isinstance(fva, list)
+            and len(fva) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in fva)
+            else None
+        )
+        return cls(
+            user_id=payload["sub"],
+            session_id=payload["sid"],
+            issuer=_str_or_none(payload.get("iss")),
+            authorized_party=_str_or_none(payload.get("azp")),
+            expires_at=payload["exp"],
+            issued_at=payload["iat"],
+            not_before=payload.get("nbf"),
+            session_status=_str_or_none(payload.get("sts")),
+            actor=Actor.from_claim(payload.get("act")),
+            factor_verification_age=fva_pair,
+            org_id=org_id,
+            org_slug=org_slug,
+            org_role=org_role,
+            org_permissions=permissions,
+            features=features,
+            plans=plans,
+            version=version,
+            raw=dict(payload),
+        )
+
+    def has(
+        self,
+        *,
+        role: str | Iterable[str] | None = None,
+        permission: str | Iterable[str] | None = None,
+        feature: str | Iterable[str] | None = None,
+        plan: str | Iterable[str] | None = None,
+    ) -> bool:
+        """Whether the session holds what is asked: each argument is any-of, and all
+        given arguments must hold. Roles may omit the ``org:`` prefix; a feature or
+        plan without a scope (``"reports"``) matches it in either scope."""
+        if role is not None and not any(
+            self.org_role is not None
+            and self.org_role == (r if r.startswith("org:") else f"org:{r}")
+            for r in _as_list(role)
+        ):
+            return False
+        if permission is not None and not any(
+            p in self.org_permissions for p in _as_list(permission)
+        ):
+            return False
+        if feature is not None and not _scoped_match(self.features, _as_list(feature)):
+            return False
+        return plan is None or _scoped_match(self.plans, _as_list(plan))
+
+
+def _as_list(value: str | Iterable[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _scoped_match(held: tuple[str, ...], wanted: list[str]) -> bool:
+    for want in wanted:
+        if ":" in want:
+            if want in held:
+                return True
+        elif any(h.partition(":")[2] == want for h in held):
+            return True
+    return False

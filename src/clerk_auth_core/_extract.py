@@ -1,0 +1,131 @@
+"""Where the token comes from (spec §1): the Authorization header, then cookies.
+
+Input is plain data, never a framework object: headers as a mapping or a list of
+``(name, value)`` pairs (``str`` or ``bytes``; names case-insensitive, as ASGI and WSGI
+give them). The header wins: once it yields a token, cookies are not looked at even
+if that token then fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal, TypeAlias
+
+import attrs
+
+from ._errors import Reason, TokenVerificationError
+from ._tokens import is_machine_token
+
+__all__ = ["ExtractedToken", "HeadersInput", "extract_token", "get_header", "parse_cookies"]
+
+#: Headers as a mapping or as (name, value) pairs, str or bytes.
+HeadersInput: TypeAlias = (
+    "Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[str, str]] "
+    "| Iterable[tuple[bytes, bytes]]"
+)
+
+
+@attrs.frozen(kw_only=True)
+class ExtractedToken:
+    """A token found in the request, with where it came from."""
+
+    token: str = attrs.field(repr=False)
+    source: Literal["header", "cookie"]
+    #: ``__client_uat`` (unix seconds) for a cookie token; ``None`` for the header.
+    client_uat: int | None = None
+
+
+def _text(value: str | bytes) -> str:
+    # Header bytes are Latin-1 on the wire (RFC 9110 §5.5); never fails.
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def get_header(headers: HeadersInput, name: str) -> list[str]:
+    """All values of header ``name`` (case-insensitive), in order."""
+    name = name.lower()
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return [_text(v) for k, v in items if _text(k).lower() == name]
+
+
+def parse_cookies(header_values: Iterable[str]) -> dict[str, str]:
+    """Parse ``Cookie`` header values leniently: the first of duplicate names wins, and
+    one malformed cookie never hides its neighbours (the stdlib's ``SimpleCookie``
+    stops at the first one it cannot parse)."""
+    cookies: dict[str, str] = {}
+    for header in header_values:
+        for piece in header.split(";"):
+            name, sep, value = piece.partition("=")
+            name = name.strip()
+            if not sep or not name or any(c in name for c in ' \t",\\'):
+                continue
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            cookies.setdefault(name, value)
+    return cookies
+
+
+def _bearer(value: str) -> str | None:
+    """The token in an Authorization value, ``None`` for another scheme.
+
+    Clerk splits on the first space: ``Bearer <token>``, or a bare token. We compare the
+    scheme case-insensitively (RFC 9110 §11.1) and allow one or more spaces before the
+    token (RFC 6750 §2.1); a value naming Bearer without one clean token is malformed.
+    """
+    value = value.strip(" \t")
+    scheme, sep, rest = value.partition(" ")
+    if not sep:
+        if scheme.lower() == "bearer":
+            raise TokenVerificationError(Reason.TOKEN_INVALID, "The Bearer token is missing.")
+        return scheme  # a bare token
+    if scheme.lower() != "bearer":
+        return None  # Basic …, Digest …: not ours, fall through to cookies
+    token = rest.lstrip(" ")
+    if not token or any(c.isspace() for c in token):
+        raise TokenVerificationError(Reason.TOKEN_INVALID, "The Authorization header is malformed.")
+    return token
+
+
+def _uat(value: str | None) -> int:
+    # Clerk parses the cookie as an integer; anything else counts as absent (0).
+    if value is None or not value.isdigit() or len(value) > 12:
+        return 0
+    return int(value)
+
+
+def extract_token(
+    headers: HeadersInput, *, cookie_suffix: str | None = None
+) -> ExtractedToken | None:
+    """Find the session token of a request, or ``None`` when it carries none.
+
+    :param cookie_suffix: the ``__session_<suffix>`` suffix (``ClerkConfig.session_cookie_suffix``).
+    :raises TokenVerificationError: for a malformed Bearer header (``token-invalid``) or
+        inconsistent session cookies (``session-token-but-no-client-uat``,
+        ``client-uat-but-no-session-token``).
+    """
+    authorizations = [v for v in get_header(headers, "authorization") if v.strip()]
+    if authorizations:
+        token = _bearer(authorizations[0])
+        if token is not None:
+            return ExtractedToken(token=token, source="header")
+    cookies = parse_cookies(get_header(headers, "cookie"))
+    if not cookies:
+        return None
+    session_name, uat_name = "__session", "__client_uat"
+    if (
+        cookie_suffix
+        and f"__session_{cookie_suffix}" in cookies
+        and f"__client_uat_{cookie_suffix}" in cookies
+    ):
+        session_name, uat_name = f"__session_{cookie_suffix}", f"__client_uat_{cookie_suffix}"
+    session = cookies.get(session_name) or None
+    if session is not None and is_machine_token(session):
+        session = None  # machine tokens are never read from cookies (spec §1, §6)
+    client_uat = _uat(cookies.get(uat_name))
+    if session is None:
+        if client_uat:
+            raise TokenVerificationError(Reason.CLIENT_UAT_BUT_NO_SESSION_TOKEN)
+        return None
+    if not client_uat:
+        raise TokenVerificationError(Reason.SESSION_TOKEN_BUT_NO_CLIENT_UAT)
+    return ExtractedToken(token=session, source="cookie", client_uat=client_uat)
