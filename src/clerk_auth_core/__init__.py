@@ -24,6 +24,7 @@ from ._errors import (
     TokenVerificationError,
 )
 from ._extract import ExtractedToken, extract_token, parse_cookies
+from ._flow import AsyncKeySource, KeySource, authenticate_with, authenticate_with_async
 from ._keys import DroppedKey, KeySet, VerificationKey
 from ._request import (
     HttpAnswer,
@@ -42,6 +43,7 @@ from ._version import __version__
 __all__ = (
     "REASONS",
     "Actor",
+    "AsyncKeySource",
     "AuthorizationError",
     "ClerkAuthError",
     "ClerkConfig",
@@ -51,6 +53,7 @@ __all__ = (
     "HttpAnswer",
     "JwksPolicy",
     "KeyResolutionError",
+    "KeySource",
     "KeySet",
     "PendingRequest",
     "Reason",
@@ -62,6 +65,8 @@ __all__ = (
     "VerificationKey",
     "__version__",
     "authenticate_request",
+    "authenticate_with",
+    "authenticate_with_async",
     "extract_token",
     "http_answer",
     "is_preflight",
