@@ -20,6 +20,7 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -81,13 +82,13 @@ class _Server(ThreadingHTTPServer):
     # We join handler threads ourselves, against a deadline (see LoopbackServer.stop).
     block_on_close = False
 
-    def __init__(self, port: int, app: App) -> None:
+    def __init__(self, port: int, app: App, errors: list[BaseException]) -> None:
         self.app = app
         self.stopping = threading.Event()
-        self.errors: list[BaseException] = []
+        self.errors = errors
         self.lock = threading.Lock()
+        #: Handler threads with a request in flight, and their connection.
         self.active: dict[threading.Thread, socket.socket] = {}
-        self.threads: set[threading.Thread] = set()
         super().__init__(("127.0.0.1", port), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -105,9 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         with self.server.lock:
-            me = threading.current_thread()
-            self.server.active[me] = self.connection
-            self.server.threads.add(me)
+            self.server.active[threading.current_thread()] = self.connection
 
     def finish(self) -> None:
         try:
@@ -116,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 self.server.active.pop(threading.current_thread(), None)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Never log per request (the default writes every request to stderr)."""
 
     def do_GET(self) -> None:
@@ -126,6 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self.close_connection = True
+        if self.server.stopping.is_set():
+            return  # accepted just before stop(): drop it unanswered
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -148,8 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             response = self.server.app(request, self.server.stopping)
         except Exception as exc:
-            with self.server.lock:
-                self.server.errors.append(exc)
+            self.server.errors.append(exc)  # list.append is atomic
             response = Response.json(500, {"error": f"mock issuer bug: {exc!r}"})
         if response is not None:
             self._send(response)
@@ -158,7 +158,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)
-        if response.content_length:
+        # RFC 9110 §8.6: no Content-Length on 204; on 304 it would have to describe
+        # the 200 body, so leave it out there too.
+        if response.content_length and response.status not in (204, 304):
             self.send_header("Content-Length", str(len(response.body)))
         self.send_header("Connection", "close")
         self.end_headers()
@@ -174,6 +176,7 @@ class LoopbackServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._port = 0
+        self._errors: list[BaseException] = []
 
     @property
     def running(self) -> bool:
@@ -190,17 +193,13 @@ class LoopbackServer:
     @property
     def errors(self) -> list[BaseException]:
         """Exceptions the app raised while answering (each became a 500)."""
-        server = self._server
-        if server is None:
-            return []
-        with server.lock:
-            return list(server.errors)
+        return list(self._errors)
 
     def start(self) -> None:
         """Bind and serve. A restart binds the same port again, so URLs stay valid."""
         if self._server is not None:
             raise RuntimeError("the server is already running")
-        server = _Server(self._port, self._app)
+        server = _Server(self._port, self._app, self._errors)
         self._port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
@@ -224,14 +223,11 @@ class LoopbackServer:
         server.stopping.set()
         server.shutdown()  # returns once serve_forever has left its loop
         with server.lock:
-            connections = list(server.active.values())
-            threads = list(server.threads)
-        for connection in connections:
-            try:
+            in_flight = list(server.active.items())
+        for _thread, connection in in_flight:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         server.server_close()
         thread.join(max(0.0, deadline - time.monotonic()))
-        for handler in threads:
+        for handler, _connection in in_flight:
             handler.join(max(0.0, deadline - time.monotonic()))
