@@ -2,8 +2,10 @@
 
 Nothing about a token may cause a key lookup, let alone a fetch, until it has passed
 this cheap gate: a size cap, the base64url alphabet, exactly three non-empty canonical
-segments, a small strict-JSON header, the token type, ``typ``, ``alg`` and ``kid``.
-The payload is *not* decoded here: it is looked at only after the signature holds.
+segments, a small strict-JSON header, a strict-JSON payload object, the token type,
+``typ``, ``alg`` and ``kid``. The payload is parsed here only so that a malformed one
+is refused before any key lookup (spec §3.1: "header and payload strict JSON objects"
+belong to the gate); its claims are looked at only after the signature holds.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ MAX_HEADER_BYTES: Final = 1024
 
 #: Opaque machine tokens (spec §6): M2M, OAuth access token, API key.
 MACHINE_TOKEN_PREFIXES: Final = ("mt_", "oat_", "ak_")
+
+#: The only algorithm we can verify (spec §3.2). ``none`` and every HMAC algorithm are
+#: never accepted with a public key, whatever a caller passes as ``algorithms``.
+SUPPORTED_ALGORITHMS: Final = frozenset({"RS256"})
 
 #: Header ``cat`` values that are session tokens (spec §2): session, untagged.
 SESSION_CATEGORIES: Final = frozenset({"cl_B7d4PD111AAA", "cl_I7d4PD111III"})
@@ -98,8 +104,11 @@ class UnverifiedToken:
     kid: str | None
     #: ``<header>.<payload>``: the bytes the signature covers.
     signing_input: bytes = attrs.field(repr=False)
-    #: The still-encoded payload segment (decoded only after the signature holds).
+    #: The still-encoded payload segment.
     payload_segment: str = attrs.field(repr=False)
+    #: The payload, parsed as strict JSON by the gate but *not trusted*: read its
+    #: claims only after the signature holds.
+    payload: dict[str, Any] = attrs.field(repr=False)
     #: The decoded signature.
     signature: bytes = attrs.field(repr=False)
 
@@ -130,12 +139,13 @@ def parse_token(
         raise TokenVerificationError(Reason.TOKEN_INVALID)
     try:
         header = loads_strict(b64url_decode(header_seg))
+        # §3.1: the payload must be a strict JSON object too, so a token with a
+        # garbage payload never reaches a key lookup (key-rotation.md, "Tokens before
+        # keys"). Parsed, not trusted: claims are read after the signature holds.
+        payload = loads_strict(b64url_decode(payload_seg))
     except StrictJSONError:
         raise TokenVerificationError(Reason.TOKEN_INVALID) from None
-    # Canonical-base64 check of the other segments happens here too, so a malformed
-    # token never reaches a key lookup.
     signature = b64url_decode(sig_seg)
-    check_canonical(payload_seg)
     alg, kid = check_header(header, algorithms=algorithms, kid_required=kid_required)
     return UnverifiedToken(
         raw=token,
@@ -144,6 +154,7 @@ def parse_token(
         kid=kid,
         signing_input=f"{header_seg}.{payload_seg}".encode("ascii"),
         payload_segment=payload_seg,
+        payload=payload,
         signature=signature,
     )
 
@@ -153,8 +164,10 @@ def check_header(
 ) -> tuple[str, str | None]:
     """The header step (spec §3.2), in order; answers ``(alg, kid)``."""
     # 1. Token type, before anything else: category, then access-token typ.
+    # A non-string cat (a list, an object) is no session category either; compare by
+    # type first, since unhashable values cannot be looked up in a set.
     cat = header.get("cat")
-    if "cat" in header and cat not in SESSION_CATEGORIES:
+    if "cat" in header and not (isinstance(cat, str) and cat in SESSION_CATEGORIES):
         raise TokenVerificationError(Reason.TOKEN_TYPE_MISMATCH)
     typ = header.get("typ")
     if isinstance(typ, str) and typ.lower() in _ACCESS_TOKEN_TYPES:
@@ -164,7 +177,7 @@ def check_header(
         raise TokenVerificationError(Reason.TOKEN_INVALID)
     # 3. alg on the allow-list; missing or non-string is an algorithm error too.
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in algorithms:
+    if not isinstance(alg, str) or alg not in algorithms or alg not in SUPPORTED_ALGORITHMS:
         raise TokenVerificationError(Reason.TOKEN_INVALID_ALGORITHM)
     # 4. No member that names keys or changes how the JWS is processed.
     if not FORBIDDEN_HEADER_MEMBERS.isdisjoint(header):

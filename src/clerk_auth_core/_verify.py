@@ -1,9 +1,10 @@
 """Token verification, in the spec's order (§3), first failure wins.
 
-1. the gate and the header step (:mod:`._tokens`);
+1. the gate and the header step (:mod:`._tokens`; the payload must parse as a strict
+   JSON object there, but nothing in it is read yet);
 2. the key for the token's ``kid`` (:class:`KeySet`; a PEM set answers any kid);
 3. the RS256 signature over the signing input;
-4. only then the payload: strict JSON, then the claim rules (:mod:`._claims`).
+4. only then the claims: the claim rules (:mod:`._claims`).
 
 joserfc imported the key (``KeySet``); the signature is checked with that key's
 ``cryptography`` object directly, over the exact signing input, because joserfc's
@@ -21,9 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from ._claims import SessionClaims, validate_claims
 from ._config import ClerkConfig
 from ._errors import Reason, TokenVerificationError
-from ._json import StrictJSONError, loads_strict
 from ._keys import KeySet, VerificationKey
-from ._tokens import UnverifiedToken, b64url_decode, parse_token
+from ._tokens import UnverifiedToken, parse_token
 
 __all__ = ["check_signature", "parse_for", "verify_parsed", "verify_token"]
 
@@ -61,12 +61,8 @@ def check_signature(unverified: UnverifiedToken, key: VerificationKey) -> None:
 
 
 def verified_payload(unverified: UnverifiedToken) -> dict[str, Any]:
-    """Decode the payload of a token whose signature holds (strict JSON object)."""
-    try:
-        payload: dict[str, Any] = loads_strict(b64url_decode(unverified.payload_segment))
-    except StrictJSONError:
-        raise TokenVerificationError(Reason.TOKEN_INVALID) from None
-    return payload
+    """The payload of a token whose signature holds (the gate parsed it already)."""
+    return unverified.payload
 
 
 def verify_parsed(
