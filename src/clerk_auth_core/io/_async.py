@@ -1,0 +1,229 @@
+""":class:`AsyncKeyProvider`: the JWKS cache for asyncio servers (Starlette, FastAPI).
+
+Every fetch the machine asks for runs as its own task, so a request that is cancelled
+(client gone) never cancels the fetch others wait for; requests wait on a future per
+fetch and per event loop, through ``asyncio.shield`` with their own deadline. The task
+always reports back in ``finally``. asyncio only: trio is not supported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from types import TracebackType
+
+import httpx
+
+from clerk_auth_core._config import ClerkConfig
+from clerk_auth_core._jwks_fetch import FetchFailure, FetchRequest
+from clerk_auth_core._jwks_types import (
+    FetchTicket,
+    StartFetch,
+    UseKeys,
+    UseKeysAndRefresh,
+    WaitForFetch,
+)
+from clerk_auth_core._keys import KeySet
+
+from ._common import MAX_ROUNDS, ProviderBase, aread_capped, failure_for, httpx_timeout
+
+__all__ = ["AsyncKeyProvider"]
+
+_Loop = asyncio.AbstractEventLoop
+_Result = tuple[int, Mapping[str, str], bytes]
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class AsyncKeyProvider(ProviderBase):
+    """Keys for one JWKS source in asyncio code, fetched with ``httpx.AsyncClient``.
+
+    :param config: a configuration with a remote key source.
+    :param client: an ``httpx.AsyncClient`` to use (you close it; it must belong to the
+        event loop you call from). By default the provider makes one per event loop
+        (connect 2 s, total 5 s, no redirects); :meth:`aclose` closes the current
+        loop's.
+
+    Safe to share between event loops (each waits on its own futures) and never blocks
+    the loop: the only lock is held for microseconds around the state machine.
+    """
+
+    def __init__(self, config: ClerkConfig, *, client: httpx.AsyncClient | None = None) -> None:
+        self._given_client = client
+        super().__init__(config)
+
+    def _make_process_local(self) -> None:
+        super()._make_process_local()
+        self._clients: dict[_Loop, httpx.AsyncClient] = {}
+        self._waiting: dict[int, dict[_Loop, asyncio.Future[None]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- the public face --------------------------------------------------------------
+
+    async def get_keys(self, kid: str | None) -> KeySet:
+        """The key set to verify a token naming ``kid`` with (may wait for a fetch).
+
+        :raises KeyResolutionError: ``jwk-remote-failed-to-load`` (503) when no usable
+            set can be had in time, ``secret-key-invalid`` (500) when Clerk refused the
+            secret key.
+        """
+        self._check_fork()
+        deadline: float | None = None
+        for _ in range(MAX_ROUNDS):
+            with self._lock:
+                now = time.monotonic()
+                decision = self._machine.lookup(kid, now)
+                if isinstance(decision, StartFetch | WaitForFetch):
+                    done = self._future(self._seq_of(decision))
+            if isinstance(decision, UseKeys):
+                return decision.keys
+            if isinstance(decision, UseKeysAndRefresh):
+                self._spawn(decision.fetch)
+                return decision.keys
+            if isinstance(decision, StartFetch):
+                self._spawn(decision.fetch)
+                until = decision.fetch.expires_at
+            elif isinstance(decision, WaitForFetch):
+                if deadline is None:
+                    deadline = now + decision.timeout
+                until = deadline
+            else:
+                raise decision.error
+            if not await self._wait(done, until):
+                with self._lock:
+                    raise self._machine.timeout_error(time.monotonic())
+        return self._last_resort()
+
+    async def warm_up(self) -> bool:
+        """Fetch the keys now (in a lifespan startup). Never raises when the endpoint
+        is down.
+
+        :returns: whether a usable key set is held and the last fetch succeeded.
+        """
+        self._check_fork()
+        with self._lock:
+            now = time.monotonic()
+            decision = self._machine.refresh(now)
+            if isinstance(decision, StartFetch | WaitForFetch):
+                done = self._future(self._seq_of(decision))
+        if isinstance(decision, StartFetch):
+            self._spawn(decision.fetch)
+            await self._wait(done, decision.fetch.expires_at)
+        elif isinstance(decision, WaitForFetch):
+            await self._wait(done, now + decision.timeout)
+        return self._warm()
+
+    async def aclose(self) -> None:
+        """Cancel this loop's fetches (they report back) and close its own client."""
+        loop = asyncio.get_running_loop()
+        tasks = [task for task in self._tasks if task.get_loop() is loop]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with self._lock:
+            client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+    async def __aenter__(self) -> AsyncKeyProvider:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- carrying out decisions -------------------------------------------------------
+
+    @staticmethod
+    def _seq_of(decision: StartFetch | WaitForFetch) -> int:
+        return decision.fetch.seq if isinstance(decision, StartFetch) else decision.seq
+
+    def _future(self, seq: int) -> asyncio.Future[None]:
+        """This loop's future for fetch ``seq`` (call with the lock held)."""
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting.setdefault(seq, {})
+        future = waiting.get(loop)
+        if future is None:
+            future = waiting[loop] = loop.create_future()
+        return future
+
+    async def _wait(self, done: asyncio.Future[None], until: float) -> bool:
+        try:
+            # shield: a waiter that gives up (or is cancelled) leaves the shared
+            # future to the others.
+            await asyncio.wait_for(asyncio.shield(done), max(until - time.monotonic(), 0.0))
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def _spawn(self, ticket: FetchTicket) -> None:
+        task = asyncio.get_running_loop().create_task(self._fetch(ticket))
+        self._tasks.add(task)  # keep a reference, or the task may be collected
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fetch(self, ticket: FetchTicket) -> None:
+        result: _Result | None = None
+        failure, detail = FetchFailure.CANCELLED, ""
+        try:
+            with self._lock:
+                request = self._machine.fetch_request(ticket)
+            result = await asyncio.wait_for(self._get(request), request.timeout)
+        except Exception as exc:
+            failure, detail = failure_for(exc)
+        finally:
+            # Always report, cancelled or not, and wake every loop's waiters.
+            with self._lock:
+                now = time.monotonic()
+                if result is None:
+                    self._machine.fetch_failed(ticket, failure, now, detail)
+                else:
+                    self._machine.fetch_succeeded(ticket, *result, now)
+                waiting = self._waiting.pop(ticket.seq, {})
+            self._release(waiting)
+
+    @staticmethod
+    def _release(waiting: dict[_Loop, asyncio.Future[None]]) -> None:
+        current = asyncio.get_running_loop()
+        for loop, future in waiting.items():
+            if loop is current:
+                _settle(future)
+                continue
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, future)
+
+    async def _get(self, request: FetchRequest) -> _Result:
+        async with self._http_client(request).stream(
+            "GET",
+            request.url,
+            headers=list(request.headers),
+            timeout=httpx_timeout(request),
+            follow_redirects=False,  # spec: redirects are failures, even on a given client
+        ) as response:
+            body = b""
+            if response.status_code == 200:
+                body = await aread_capped(
+                    response.headers, response.aiter_bytes(), request.max_body_bytes
+                )
+            return response.status_code, response.headers, body
+
+    def _http_client(self, request: FetchRequest) -> httpx.AsyncClient:
+        if self._given_client is not None:
+            return self._given_client
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            for old in [old for old in self._clients if old.is_closed()]:
+                del self._clients[old]  # its connections died with its loop
+            client = self._clients.get(loop)
+            if client is None:
+                client = httpx.AsyncClient(timeout=httpx_timeout(request), follow_redirects=False)
+                self._clients[loop] = client
+            return client

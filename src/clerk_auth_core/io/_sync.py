@@ -1,0 +1,193 @@
+""":class:`SyncKeyProvider`: the JWKS cache for threaded servers (Flask, WSGI, workers).
+
+The shell does what :class:`~clerk_auth_core._jwks.JwksCache` decides: one lock around
+the machine (never held over the network), a condition the waiters block on with their
+own deadlines, the fetch in the thread that was told to start it (or a daemon thread
+for a background refresh), and always a report back, even when the fetch blows up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from types import TracebackType
+
+import httpx
+
+from clerk_auth_core._config import ClerkConfig
+from clerk_auth_core._jwks_fetch import FetchFailure, FetchRequest
+from clerk_auth_core._jwks_types import (
+    FetchTicket,
+    StartFetch,
+    UseKeys,
+    UseKeysAndRefresh,
+    WaitForFetch,
+)
+from clerk_auth_core._keys import KeySet
+
+from ._common import MAX_ROUNDS, ProviderBase, failure_for, httpx_timeout, read_capped
+
+__all__ = ["SyncKeyProvider"]
+
+
+class SyncKeyProvider(ProviderBase):
+    """Thread-safe keys for one JWKS source, fetched with httpx.
+
+    :param config: a configuration with a remote key source.
+    :param client: an ``httpx.Client`` to use (you close it); by default the provider
+        makes its own (connect 2 s, total 5 s, no redirects) and :meth:`close` closes it.
+
+    Fork-safe: in a forked child (gunicorn ``--preload``) the lock, the condition and an
+    owned client are rebuilt, and a fetch the parent had in flight is forgotten.
+    """
+
+    def __init__(self, config: ClerkConfig, *, client: httpx.Client | None = None) -> None:
+        self._own_client = client is None
+        self._client = client
+        super().__init__(config)
+
+    def _make_process_local(self) -> None:
+        super()._make_process_local()
+        self._cond = threading.Condition(self._lock)
+        if self._own_client:
+            # After a fork: not closed (its sockets are the parent's); rebuilt on use.
+            self._client = None
+
+    # -- the public face --------------------------------------------------------------
+
+    def get_keys(self, kid: str | None) -> KeySet:
+        """The key set to verify a token naming ``kid`` with (may wait for a fetch).
+
+        :raises KeyResolutionError: ``jwk-remote-failed-to-load`` (503) when no usable
+            set can be had in time, ``secret-key-invalid`` (500) when Clerk refused the
+            secret key.
+        """
+        self._check_fork()
+        deadline: float | None = None
+        for _ in range(MAX_ROUNDS):
+            with self._lock:
+                now = time.monotonic()
+                decision = self._machine.lookup(kid, now)
+                if isinstance(decision, WaitForFetch):
+                    if deadline is None:
+                        deadline = now + decision.timeout
+                    if not self._wait(decision.seq, deadline):
+                        raise self._machine.timeout_error(time.monotonic())
+                    continue
+            if isinstance(decision, UseKeys):
+                return decision.keys
+            if isinstance(decision, UseKeysAndRefresh):
+                self._refresh_in_background(decision.fetch)
+                return decision.keys
+            if isinstance(decision, StartFetch):
+                self._fetch(decision.fetch)
+                continue
+            raise decision.error
+        return self._last_resort()
+
+    def warm_up(self) -> bool:
+        """Fetch the keys now (at app start). Never raises when the endpoint is down.
+
+        :returns: whether a usable key set is held and the last fetch succeeded.
+        """
+        self._check_fork()
+        with self._lock:
+            decision = self._machine.refresh(time.monotonic())
+            if isinstance(decision, WaitForFetch):
+                self._wait(decision.seq, time.monotonic() + decision.timeout)
+        if isinstance(decision, StartFetch):
+            self._fetch(decision.fetch)
+        return self._warm()
+
+    def close(self) -> None:
+        """Close the provider's own HTTP client (a given client is left open)."""
+        client, self._client = self._client, None
+        if self._own_client and client is not None:
+            client.close()
+
+    def __enter__(self) -> SyncKeyProvider:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- carrying out decisions -------------------------------------------------------
+
+    def _wait(self, seq: int, deadline: float) -> bool:
+        """Block (lock held, released while waiting) until fetch ``seq`` is over."""
+        return self._cond.wait_for(
+            lambda: self._machine.in_flight_seq != seq,
+            timeout=max(deadline - time.monotonic(), 0.0),
+        )
+
+    def _refresh_in_background(self, ticket: FetchTicket) -> None:
+        thread = threading.Thread(
+            target=self._fetch, args=(ticket,), name="clerk-auth-jwks-refresh", daemon=True
+        )
+        try:
+            thread.start()
+        except RuntimeError:  # interpreter shutting down, or no threads left
+            self._report(ticket, None, FetchFailure.CANCELLED, "no thread")
+
+    def _fetch(self, ticket: FetchTicket) -> None:
+        result: tuple[int, Mapping[str, str], bytes] | None = None
+        failure, detail = FetchFailure.CANCELLED, ""
+        try:
+            with self._lock:
+                request = self._machine.fetch_request(ticket)
+            result = self._get(request)
+        except Exception as exc:
+            failure, detail = failure_for(exc)
+        finally:
+            # Always report, even on KeyboardInterrupt, so waiters are released and
+            # the machine does not wait for the ticket to expire.
+            self._report(ticket, result, failure, detail)
+
+    def _report(
+        self,
+        ticket: FetchTicket,
+        result: tuple[int, Mapping[str, str], bytes] | None,
+        failure: str,
+        detail: str,
+    ) -> None:
+        with self._cond:
+            now = time.monotonic()
+            if result is None:
+                self._machine.fetch_failed(ticket, failure, now, detail)
+            else:
+                self._machine.fetch_succeeded(ticket, *result, now)
+            self._cond.notify_all()
+
+    def _get(self, request: FetchRequest) -> tuple[int, Mapping[str, str], bytes]:
+        deadline = time.monotonic() + request.timeout
+        client = self._http_client(request)
+        with client.stream(
+            "GET",
+            request.url,
+            headers=list(request.headers),
+            timeout=httpx_timeout(request),
+            follow_redirects=False,  # spec: redirects are failures, even on a given client
+        ) as response:
+            body = b""
+            if response.status_code == 200:
+                body = read_capped(
+                    response.headers, response.iter_bytes(), request.max_body_bytes, deadline
+                )
+            return response.status_code, response.headers, body
+
+    def _http_client(self, request: FetchRequest) -> httpx.Client:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(
+                        timeout=httpx_timeout(request), follow_redirects=False
+                    )
+                client = self._client
+        return client
