@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -172,11 +173,21 @@ class KeySet:
         raw_keys: list[Any] = document["keys"]
         if len(raw_keys) > max_keys:
             raise KeyResolutionError(Reason.JWK_REMOTE_INVALID, "The JWKS holds too many keys.")
+        # Spec: a kid that appears twice is ambiguous and names no key, whichever of
+        # its keys would pass the rules (otherwise removing one bad duplicate would
+        # silently decide which key a token means). Every copy is reported as dropped.
+        kid_counts = Counter(
+            jwk["kid"]
+            for jwk in raw_keys
+            if isinstance(jwk, dict) and isinstance(jwk.get("kid"), str)
+        )
+        ambiguous = frozenset(kid for kid, count in kid_counts.items() if count > 1)
         accepted: dict[str | None, VerificationKey] = {}
-        ambiguous: set[str] = set()
         dropped: list[DroppedKey] = []
         for index, jwk in enumerate(raw_keys):
             why = _judge_jwk(jwk)
+            if why is None and jwk["kid"] in ambiguous:
+                why = "duplicate-kid"
             if why is None:
                 try:
                     imported = RSAKey.import_key({"kty": "RSA", "n": jwk["n"], "e": jwk["e"]})
@@ -185,24 +196,16 @@ class KeySet:
             if why is not None:
                 dropped.append(DroppedKey(index, why))
                 continue
-            kid: str = jwk["kid"]
             public_key = imported.public_key
-            key = VerificationKey(
-                kid=kid,
+            accepted[jwk["kid"]] = VerificationKey(
+                kid=jwk["kid"],
                 public_key=public_key,
                 bits=public_key.key_size,
                 thumbprint=_thumbprint(public_key),
             )
-            if kid in accepted or kid in ambiguous:
-                # Spec: a kid that appears twice is ambiguous; tokens naming it fail.
-                accepted.pop(kid, None)
-                ambiguous.add(kid)
-                dropped.append(DroppedKey(index, "duplicate-kid"))
-                continue
-            accepted[kid] = key
         if not accepted:
             raise KeyResolutionError(Reason.JWK_REMOTE_INVALID, "The JWKS holds no usable key.")
-        return cls(accepted, frozenset(ambiguous), tuple(dropped))
+        return cls(accepted, ambiguous, tuple(dropped))
 
     @classmethod
     def from_pem(cls, pem: str | bytes) -> KeySet:
