@@ -99,7 +99,7 @@ class MockClerk:
         self._jwks_override: bytes | None = None
         self._fault: Fault | None = None
         self._delay = 10.0
-        self._cache_control = cache_control
+        self._cache_control = self._initial_cache_control = cache_control
         self._etag = True
         self._hits: collections.Counter[str] = collections.Counter()
         self._server = LoopbackServer(self._handle)
@@ -288,6 +288,17 @@ class MockClerk:
     def etag(self, value: bool) -> None:
         with self._lock:
             self._etag = value
+
+    def reset(self) -> None:
+        """Back to good behaviour between tests: no fault, no :meth:`set_jwks` override,
+        the constructor's ``cache_control``, ETags on, hits cleared. Keys are kept (a
+        rotated mock stays rotated)."""
+        with self._lock:
+            self._fault, self._delay = None, 10.0
+            self._jwks_override = None
+            self._cache_control = self._initial_cache_control
+            self._etag = True
+            self._hits.clear()
 
     # -- request counting -----------------------------------------------------------------
 

@@ -81,6 +81,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # We join handler threads ourselves, against a deadline (see LoopbackServer.stop).
     block_on_close = False
+    # socketserver's default listen backlog is 5: a herd of concurrent clients (the
+    # cold-start tests) would see dropped SYNs and a one-second retransmit.
+    request_queue_size = 128
 
     def __init__(self, port: int, app: App, errors: list[BaseException]) -> None:
         self.app = app
@@ -204,7 +207,9 @@ class LoopbackServer:
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            # How soon serve_forever notices shutdown(): keeps stop() (and so every
+            # test's teardown) at a few milliseconds.
+            kwargs={"poll_interval": 0.01},
             name=f"clerk-mock-{self._port}",
             daemon=True,
         )
