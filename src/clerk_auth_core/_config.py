@@ -35,12 +35,16 @@ logger = logging.getLogger("clerk_auth")
 DEFAULT_API_URL = "https://api.clerk.com"
 
 
-def _finite_non_negative(name: str) -> Any:
+def _finite_non_negative(name: str, env: str | None = None) -> Any:
+    # The message names the environment variable too, since that is what a user of
+    # from_env() set (CLERK_CLOCK_SKEW=nan must point at CLERK_CLOCK_SKEW).
+    label = f"{env} ({name})" if env else name
+
     def check(_inst: object, _attr: attrs.Attribute[Any], value: float) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigurationError(f"{name} must be a number, not {type(value).__name__}.")
+            raise ConfigurationError(f"{label} must be a number, not {type(value).__name__}.")
         if not math.isfinite(value) or value < 0:
-            raise ConfigurationError(f"{name} must be a finite number >= 0.")
+            raise ConfigurationError(f"{label} must be a finite number >= 0.")
 
     return check
 
@@ -220,10 +224,13 @@ class ClerkConfig:
     #: ``CLERK_AUDIENCE``: checked only when the token also has ``aud``.
     audience: tuple[str, ...] = attrs.field(default=(), converter=_to_str_tuple)
     #: ``CLERK_CLOCK_SKEW``: seconds of tolerance for ``exp``/``nbf``/``iat``.
-    clock_skew: float = attrs.field(default=5.0, validator=_finite_non_negative("clock_skew"))
+    clock_skew: float = attrs.field(
+        default=5.0, validator=_finite_non_negative("clock_skew", "CLERK_CLOCK_SKEW")
+    )
     #: ``CLERK_MAX_TOKEN_LIFETIME``: refuse tokens whose ``exp - iat`` exceeds this.
     max_token_lifetime: float = attrs.field(
-        default=3600.0, validator=_finite_non_negative("max_token_lifetime")
+        default=3600.0,
+        validator=_finite_non_negative("max_token_lifetime", "CLERK_MAX_TOKEN_LIFETIME"),
     )
     #: Refuse tokens longer than this many bytes before decoding anything.
     max_token_size: int = attrs.field(default=8192, validator=_positive_int("max_token_size"))
