@@ -1,0 +1,34 @@
+"""clerk_auth_starlette: Clerk session tokens for Starlette and FastAPI.
+
+A pure ASGI middleware (``http`` and ``websocket``) that sets ``request.user`` /
+``request.auth`` (so Starlette's ``@requires("authenticated")`` works) and answers
+401/403/503 as the core decides::
+
+    from clerk_auth_starlette import ClerkAuthMiddleware, get_auth
+
+    app.add_middleware(ClerkAuthMiddleware)       # CLERK_* from the environment
+
+    async def me(request):
+        return JSONResponse({"user_id": get_auth(request).user_id})
+
+FastAPI dependencies live in :mod:`clerk_auth_starlette.fastapi` (FastAPI is optional:
+importing this package does not import it).
+"""
+
+from ._middleware import (
+    STATE_KEY,
+    ClerkAuthMiddleware,
+    ClerkUser,
+    answer_response,
+    get_auth,
+    get_request_state,
+)
+
+__all__ = (
+    "STATE_KEY",
+    "ClerkAuthMiddleware",
+    "ClerkUser",
+    "answer_response",
+    "get_auth",
+    "get_request_state",
+)
