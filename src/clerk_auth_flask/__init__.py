@@ -1,0 +1,27 @@
+"""clerk_auth_flask: verify Clerk session tokens in Flask.
+
+A thin adapter over :mod:`clerk_auth_core`: it reads the request, asks the core, and
+turns the core's answer into a Flask response::
+
+    from clerk_auth_flask import ClerkAuth, get_auth, require_auth
+
+    app = Flask(__name__)
+    ClerkAuth(app)            # CLERK_SECRET_KEY or CLERK_JWT_KEY, CLERK_AUTHORIZED_PARTIES
+
+    @app.get("/api/me")
+    @require_auth
+    def me():
+        return {"user_id": g.clerk_auth.user_id}
+"""
+
+from ._decorator import require_auth
+from ._errors import ClerkAuthFailed
+from ._extension import ClerkAuth, get_auth, get_request_state
+
+__all__ = (
+    "ClerkAuth",
+    "ClerkAuthFailed",
+    "get_auth",
+    "get_request_state",
+    "require_auth",
+)
