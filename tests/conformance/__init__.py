@@ -1,0 +1,1 @@
+"""One table of scenarios, run against every adapter through a driver."""

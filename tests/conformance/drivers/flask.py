@@ -1,0 +1,47 @@
+"""The Flask driver: ``clerk_auth_flask`` on a Flask app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from clerk_auth_core import ClerkConfig
+from clerk_auth_flask import ClerkAuth, get_auth, require_auth
+from flask import Flask, Response, request
+
+from . import PERMISSION, ROLE, serve_wsgi
+
+
+def _user_id() -> dict[str, str | None]:
+    claims = get_auth()
+    return {"user_id": None if claims is None else claims.user_id}
+
+
+def make_app(config: ClerkConfig) -> Flask:
+    """The small API on Flask."""
+    app = Flask("conformance")
+    ClerkAuth(app, config=config)
+
+    @app.after_request
+    def cors(response: Response) -> Response:
+        # What flask-cors does for these origins, in three lines.
+        origin = request.headers.get("Origin")
+        if origin in config.authorized_parties:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Headers"] = "authorization"
+            response.vary.add("Origin")
+        return response
+
+    app.get("/protected")(require_auth(_user_id))
+    app.get("/optional", endpoint="optional")(require_auth(optional=True)(_user_id))
+    app.get("/admin", endpoint="admin")(require_auth(role=ROLE)(_user_id))
+    app.get("/reports", endpoint="reports")(require_auth(permission=PERMISSION)(_user_id))
+    app.get("/pending-ok", endpoint="pending")(require_auth(allow_pending=True)(_user_id))
+    return app
+
+
+@contextmanager
+def serve(config: ClerkConfig) -> Iterator[str]:
+    """Serve the small API with Flask."""
+    with serve_wsgi(make_app(config)) as url:
+        yield url

@@ -1,0 +1,383 @@
+"""The conformance table: what every adapter must answer, scenario by scenario.
+
+Each :class:`Scenario` names a request (how the token is sent), a token kind (built
+from the mock issuer right before sending: time claims are relative to the real
+clock), an issuer state (how the mock and the app got where they are) and the
+expected answer. The table is data; ``test_conformance.py`` runs it through every
+driver in ``drivers/``, so all adapters give the same answer to the same request.
+
+Time margins: the clock skew is 5 s; a token meant to pass sits 2 s inside the skew,
+one meant to fail 3 s or more outside it (and an expired one only gets more expired).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from clerk_auth_core import JwksPolicy
+from clerk_auth_core.testing import CAT_M2M, REMOVE, MockClerk
+
+__all__ = ["SCENARIOS", "STATES", "TOKENS", "Expect", "IssuerState", "Scenario", "World"]
+
+#: ``WWW-Authenticate`` patterns (``re.fullmatch``); ``None`` means "must be absent".
+NO_TOKEN = "Bearer"
+INVALID = r'Bearer error="invalid_token", error_description="[^"]+"'
+SCOPE = r'Bearer error="insufficient_scope", error_description="[^"]+"'
+
+USER = "user_test"
+
+
+@dataclass
+class World:
+    """A running mock issuer and an app (served by one driver) trusting it."""
+
+    clerk: MockClerk
+    url: str
+    http: httpx.Client
+    #: What a state's setup remembers for the token builders (e.g. the rotated-out kid).
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def get(self, path: str, token: str) -> httpx.Response:
+        """A plain bearer request (for setup steps)."""
+        return self.http.get(self.url + path, headers={"Authorization": f"Bearer {token}"})
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+TokenBuilder = Callable[[World], str]
+
+
+def _mint(**kwargs: Any) -> TokenBuilder:
+    return lambda w: w.clerk.mint(**kwargs)
+
+
+def _at(**offsets: int) -> TokenBuilder:
+    """A token whose ``iat``/``exp``/``nbf`` are offsets from the real clock, now."""
+
+    def build(w: World) -> str:
+        now = int(time.time())
+        iat = now + offsets.get("iat", 0)
+        return w.clerk.mint(
+            iat=iat,
+            lifetime=now + offsets["exp"] - iat if "exp" in offsets else 60,
+            nbf=now + offsets["nbf"] if "nbf" in offsets else None,
+        )
+
+    return build
+
+
+def _foreign_key(w: World) -> Any:
+    """A key the issuer does not serve (made once per issuer)."""
+    try:
+        return w.clerk.private_key_for("ins_foreign")
+    except KeyError:
+        return w.clerk.add_foreign_key("ins_foreign")
+
+
+ADMIN = {"id": "org_1", "slug": "acme", "role": "org:admin", "permissions": ["org:reports:read"]}
+MEMBER = {"id": "org_1", "slug": "acme", "role": "org:member", "permissions": ["org:billing:read"]}
+
+TOKENS: dict[str, TokenBuilder] = {
+    "valid": _mint(),
+    "garbage": lambda w: "not-a-jwt",
+    "expired": _at(iat=-67, exp=-7),
+    "expired-inside-skew": _at(iat=-62, exp=-2),
+    "not-yet-valid": _at(nbf=9),
+    "nbf-inside-skew": _at(nbf=2),
+    "iat-future": _at(iat=9),
+    "iat-inside-skew": _at(iat=2),
+    "too-long-lived": _mint(lifetime=7200),
+    "bad-signature": lambda w: w.clerk.mint(key=_foreign_key(w)),
+    "unknown-kid": lambda w: w.clerk.mint(kid="ins_foreign", key=_foreign_key(w)),
+    "alg-none": lambda w: w.clerk.mint(header={"alg": "none"}),
+    "old-key": lambda w: w.clerk.mint(kid=w.notes["old_kid"]),
+    "wrong-azp": _mint(azp="https://evil.example"),
+    "missing-azp": _mint(azp=REMOVE),
+    "wrong-iss": _mint(iss="https://other.clerk.accounts.dev"),
+    "pending": _mint(sts="pending"),
+    "v1-admin": _mint(org=ADMIN),
+    "v1-member": _mint(org=MEMBER),
+    "v2-admin": _mint(version=2, org=ADMIN),
+    "v2-member": _mint(version=2, org=MEMBER),
+    "opaque-machine": lambda w: "mt_" + "a" * 32,
+    "m2m-sub": _mint(sub="mch_2abc"),
+    "oauth-typ": _mint(typ="at+jwt"),
+    "m2m-cat": _mint(cat=CAT_M2M),
+}
+
+
+# -- issuer states -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuerState:
+    """How the mock issuer and the app got to where the scenario's request finds them.
+
+    ``normal`` scenarios share one issuer and app per driver; every other state gets a
+    fresh pair, built with ``policy`` and brought into shape by ``setup``.
+    """
+
+    name: str
+    policy: JwksPolicy
+    setup: Callable[[World], None] = lambda w: None
+
+
+def _warm(w: World) -> None:
+    response = w.get("/protected", w.clerk.mint())
+    assert response.status_code == 200, response.text
+
+
+def _rotate(w: World) -> None:
+    _warm(w)
+    w.clerk.rotate(keep_old=True)  # the next token carries a kid the app has not seen
+
+
+def _remove_key(w: World) -> None:
+    _warm(w)
+    w.notes["old_kid"] = w.clerk.kid
+    w.clerk.rotate(keep_old=False)
+    # A token with the new kid makes the app refetch; the new set replaces the old one.
+    response = w.get("/protected", w.clerk.mint())
+    assert response.status_code == 200, response.text
+
+
+def _down_cold(w: World) -> None:
+    w.clerk.set_fault("down")
+
+
+def _down_warm(w: World) -> None:
+    _warm(w)
+    w.clerk.set_fault("down")
+
+
+def _policy(fresh_for: float = 300.0) -> JwksPolicy:
+    # Rotation must not wait out the 30 s unknown-kid cooldown, nor an outage 5 s.
+    return JwksPolicy(
+        fresh_for=fresh_for, unknown_kid_cooldown=0.0, connect_timeout=1.0, timeout=2.0
+    )
+
+
+STATES: dict[str, IssuerState] = {
+    state.name: state
+    for state in (
+        IssuerState("normal", _policy()),
+        IssuerState("rotated", _policy(), _rotate),
+        IssuerState("key-removed", _policy(), _remove_key),
+        IssuerState("down-cold", _policy(), _down_cold),
+        # Stale at once, so the request after the outage began needs a refresh that fails.
+        IssuerState("down-warm", _policy(fresh_for=0.0), _down_warm),
+    )
+}
+
+
+# -- the table -----------------------------------------------------------------------------
+
+Send = Literal["bearer", "raw", "cookie", "none"]
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The answer: status, ``WWW-Authenticate`` (fullmatch pattern, ``None`` = absent),
+    the JSON ``reason`` of a refusal, the ``user_id`` the view saw on a 200, and (when
+    not ``None``) how many JWKS requests the issuer received while answering."""
+
+    status: int
+    www_authenticate: str | None = None
+    reason: str | None = None
+    user_id: str | None = None
+    retry_after: bool = False
+    fetches: int | None = None
+
+
+def ok(user_id: str | None = USER) -> Expect:
+    """200 and the view saw ``user_id``."""
+    return Expect(200, user_id=user_id)
+
+
+def unauthorized(reason: str, www: str = INVALID) -> Expect:
+    """401 with ``reason``."""
+    return Expect(401, www, reason)
+
+
+def forbidden() -> Expect:
+    """403 ``insufficient_scope``."""
+    return Expect(403, SCOPE, "insufficient-scope")
+
+
+def unavailable(fetches: int | None = None) -> Expect:
+    """503 with ``Retry-After``: the keys could not be loaded, the token may be good."""
+    return Expect(503, None, "jwk-remote-failed-to-load", retry_after=True, fetches=fetches)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One request and the answer every adapter must give.
+
+    ``send``: ``bearer`` (``Authorization: Bearer <token>``), ``raw`` (``authorization``
+    as given, ``{token}`` replaced), ``cookie`` (only the ``cookie`` header) or
+    ``none``. ``cookie`` is a ``Cookie`` header template: ``{token}``, ``{suffix}`` (the
+    publishable key's cookie suffix), ``{valid}`` (another, valid token), ``{uat}`` (a
+    ``__client_uat`` before the token's ``iat``) and ``{uat_late}`` (one after it) are
+    filled in; it is sent with any ``send``. ``{origin}`` in ``headers`` is the front
+    end's origin (the authorized party).
+    """
+
+    id: str
+    expect: Expect
+    token: str | None = "valid"
+    send: Send = "bearer"
+    path: str = "/protected"
+    method: str = "GET"
+    authorization: str | None = None
+    cookie: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    state: str = "normal"
+
+
+S = Scenario
+_COOKIE = "__session={token}; __client_uat={uat}"
+
+SCENARIOS: tuple[Scenario, ...] = (
+    # Where the token comes from (spec §1).
+    S("valid-bearer", ok()),
+    S("no-token", unauthorized("session-token-and-uat-missing", NO_TOKEN), None, "none"),
+    S("bearer-without-token", unauthorized("token-invalid"), None, "raw", authorization="Bearer"),
+    S(
+        "bearer-two-tokens",
+        unauthorized("token-invalid"),
+        send="raw",
+        authorization="Bearer {token} {token}",
+    ),
+    S("bearer-scheme-any-case", ok(), send="raw", authorization="bEaReR   {token}"),
+    S("bare-token", ok(), send="raw", authorization="{token}"),
+    S("garbage-token", unauthorized("token-invalid"), "garbage"),
+    S(
+        "other-scheme-then-cookie",
+        ok(),
+        send="raw",
+        authorization="Basic Zm9vOmJhcg==",
+        cookie=_COOKIE,
+    ),
+    S(
+        "other-scheme-no-cookie",
+        unauthorized("session-token-and-uat-missing", NO_TOKEN),
+        send="raw",
+        authorization="Basic Zm9vOmJhcg==",
+    ),
+    S(
+        "header-wins-over-cookie",
+        unauthorized("token-expired"),
+        "expired",
+        cookie="__session={valid}; __client_uat={uat}",
+    ),
+    S("cookie-only", ok(), send="cookie", cookie=_COOKIE),
+    S(
+        "suffixed-cookie-pair-wins",
+        ok(),
+        send="cookie",
+        cookie="__session=garbage; __client_uat=1; "
+        "__session_{suffix}={token}; __client_uat_{suffix}={uat}",
+    ),
+    S(
+        "cookie-without-client-uat",
+        unauthorized("session-token-but-no-client-uat"),
+        send="cookie",
+        cookie="__session={token}",
+    ),
+    S(
+        "client-uat-without-cookie",
+        unauthorized("client-uat-but-no-session-token", NO_TOKEN),
+        None,
+        "cookie",
+        cookie="__client_uat={uat}",
+    ),
+    S(
+        "signed-out-client-uat-zero",
+        unauthorized("session-token-and-uat-missing", NO_TOKEN),
+        None,
+        "cookie",
+        cookie="__client_uat=0; theme=dark",
+    ),
+    S(
+        "cookie-older-than-client-uat",
+        unauthorized("session-token-iat-before-client-uat"),
+        send="cookie",
+        cookie="__session={token}; __client_uat={uat_late}",
+    ),
+    S(
+        "machine-token-in-cookie-ignored",
+        unauthorized("client-uat-but-no-session-token", NO_TOKEN),
+        "opaque-machine",
+        "cookie",
+        cookie=_COOKIE,
+    ),
+    # Time claims (spec §3.5), 5 s skew.
+    S("expired", unauthorized("token-expired"), "expired"),
+    S("expired-inside-skew", ok(), "expired-inside-skew"),
+    S("not-yet-valid", unauthorized("token-not-active-yet"), "not-yet-valid"),
+    S("nbf-inside-skew", ok(), "nbf-inside-skew"),
+    S("iat-in-the-future", unauthorized("token-iat-in-the-future"), "iat-future"),
+    S("iat-inside-skew", ok(), "iat-inside-skew"),
+    S("lifetime-over-cap", unauthorized("token-verification-failed"), "too-long-lived"),
+    # Header, key and signature (spec §3.2–3.4).
+    S("alg-none", unauthorized("token-invalid-algorithm"), "alg-none"),
+    S("bad-signature", unauthorized("token-invalid-signature"), "bad-signature"),
+    S("unknown-kid", unauthorized("jwk-kid-mismatch"), "unknown-kid"),
+    # Claims (spec §3.5–3.8).
+    S("wrong-azp", unauthorized("token-invalid-authorized-parties"), "wrong-azp"),
+    S("missing-azp", unauthorized("token-invalid-authorized-parties"), "missing-azp"),
+    S("wrong-issuer", unauthorized("token-invalid-issuer"), "wrong-iss"),
+    S("pending-session", unauthorized("session-pending"), "pending"),
+    S("pending-session-allowed", ok(), "pending", path="/pending-ok"),
+    # Machine tokens are not session tokens (spec §6).
+    S("opaque-machine-token", unauthorized("token-type-mismatch"), "opaque-machine"),
+    S("m2m-sub", unauthorized("token-type-mismatch"), "m2m-sub"),
+    S("oauth-access-token-typ", unauthorized("token-type-mismatch"), "oauth-typ"),
+    S("m2m-category", unauthorized("token-type-mismatch"), "m2m-cat"),
+    # Roles and permissions, v1 and v2 claims (403 insufficient_scope).
+    S("role-v1-allowed", ok(), "v1-admin", path="/admin"),
+    S("role-v1-denied", forbidden(), "v1-member", path="/admin"),
+    S("role-v2-allowed", ok(), "v2-admin", path="/admin"),
+    S("role-v2-denied", forbidden(), "v2-member", path="/admin"),
+    S("role-no-org", forbidden(), path="/admin"),
+    S("permission-v1-allowed", ok(), "v1-admin", path="/reports"),
+    S("permission-v1-denied", forbidden(), "v1-member", path="/reports"),
+    S("permission-v2-allowed", ok(), "v2-admin", path="/reports"),
+    S("permission-v2-denied", forbidden(), "v2-member", path="/reports"),
+    S(
+        "role-route-no-token",
+        unauthorized("session-token-and-uat-missing", NO_TOKEN),
+        None,
+        "none",
+        path="/admin",
+    ),
+    S("role-route-expired", unauthorized("token-expired"), "expired", path="/admin"),
+    # Optional routes run signed out with None.
+    S("optional-signed-in", ok(), path="/optional"),
+    S("optional-signed-out", ok(None), None, "none", path="/optional"),
+    S("optional-bad-token", ok(None), "expired", path="/optional"),
+    # A CORS preflight is never refused (spec §1).
+    S(
+        "preflight",
+        Expect(200),
+        None,
+        "none",
+        method="OPTIONS",
+        headers=(
+            ("Origin", "{origin}"),
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "authorization"),
+        ),
+    ),
+    # Key rotation and outages (key-rotation.md).
+    S("rotated-key-refetched", Expect(200, user_id=USER, fetches=1), state="rotated"),
+    S("removed-key", unauthorized("jwk-kid-mismatch"), "old-key", state="key-removed"),
+    S("keys-down-at-cold-start", unavailable(fetches=1), state="down-cold"),
+    S("keys-down-after-warm-up", ok(), state="down-warm"),
+    S("unknown-kid-while-keys-down", unavailable(), "unknown-kid", state="down-warm"),
+)
