@@ -9,6 +9,7 @@ same typed fields, so callers never branch on the token generation.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,6 +26,7 @@ __all__ = ["Actor", "SessionClaims", "validate_claims"]
 MAX_TIME: Final = 2**53
 #: Organisation-scoped feature prefixes in v2 ``fea`` (spec §2).
 _ORG_SCOPES: Final = frozenset({"o", "ou", "uo"})
+_DECIMAL: Final = re.compile(r"[0-9]+")
 _SCOPE_NAMES: Final = {"u": ("user",), "o": ("org",), "uo": ("user", "org"), "ou": ("user", "org")}
 
 
@@ -162,7 +164,9 @@ def _v2_org_permissions(org: Mapping[str, Any], fea: list[str]) -> tuple[str, ..
     ]
     out: list[str] = []
     for k, feature in enumerate(org_features):
-        if k >= len(masks) or not masks[k].isdigit() or len(masks[k]) > 4300:
+        # A decimal mask of ASCII digits only: str.isdigit() alone also accepts "²"
+        # (int() then raises) and "١" (another script's digit, which int() reads).
+        if k >= len(masks) or not _DECIMAL.fullmatch(masks[k]) or len(masks[k]) > 4300:
             continue
         mask = int(masks[k])
         out.extend(
