@@ -3,13 +3,21 @@ against the JWKS the mock serves. No server needed except where said."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
 from mock_helpers import b64d, decode, signature_holds
 
-from clerk_auth_core import ClerkConfig, KeySet, TokenVerificationError, verify_token
+from clerk_auth_core import (
+    ClerkConfig,
+    KeySet,
+    SessionClaims,
+    TokenVerificationError,
+    verify_token,
+)
 from clerk_auth_core._config import frontend_api_from_publishable_key
 from clerk_auth_core.testing import (
     CAT_SESSION,
@@ -21,6 +29,13 @@ from clerk_auth_core.testing import (
 )
 
 NOW = 1_700_000_000
+
+
+def verify(clerk: MockClerk, token: str) -> SessionClaims:
+    """Verify with the core, networkless (the mock's PEM config), at ``NOW``."""
+    config = clerk.pem_config()
+    assert config.static_keys is not None
+    return verify_token(token, config.static_keys, config, now=NOW)
 
 
 class TestIdentity:
@@ -35,8 +50,8 @@ class TestIdentity:
 
     def test_url_needs_a_started_server(self) -> None:
         clerk = MockClerk(private_key=generate_key())
-        with pytest.raises(RuntimeError):
-            _ = clerk.url
+        with pytest.raises(RuntimeError, match="issuer="):
+            clerk.mint()
 
     def test_served_keys_pass_the_key_rules(self, idle_clerk: MockClerk) -> None:
         keys = KeySet.from_jwks(idle_clerk.jwks())
@@ -83,8 +98,7 @@ class TestMintDefaults:
         assert signature_holds(idle_clerk.mint(), idle_clerk.jwks())
 
     def test_verifies_with_the_core(self, idle_clerk: MockClerk) -> None:
-        config = idle_clerk.pem_config()
-        claims = verify_token(idle_clerk.mint(iat=NOW), config.static_keys, config, now=NOW)
+        claims = verify(idle_clerk, idle_clerk.mint(iat=NOW))
         assert (claims.user_id, claims.session_id) == ("user_test", "sess_test")
 
 
@@ -114,7 +128,8 @@ class TestMintOptions:
 
     @pytest.mark.parametrize("name", ["sub", "sid", "azp", "iss", "nbf"])
     def test_remove_as_argument(self, idle_clerk: MockClerk, name: str) -> None:
-        _, claims = decode(idle_clerk.mint(**{name: REMOVE}))
+        removed: dict[str, Any] = {name: REMOVE}
+        _, claims = decode(idle_clerk.mint(**removed))
         assert name not in claims
 
     def test_claims_override_and_remove(self, idle_clerk: MockClerk) -> None:
@@ -154,9 +169,8 @@ class TestMintOptions:
         token = idle_clerk.mint(key=generate_key())
         assert decode(token)[0]["kid"] == idle_clerk.kid
         assert not signature_holds(token, idle_clerk.jwks())
-        config = idle_clerk.pem_config()
         with pytest.raises(TokenVerificationError) as info:
-            verify_token(token, config.static_keys, config, now=NOW)
+            verify(idle_clerk, token)
         assert info.value.reason == "token-invalid-signature"
 
     def test_bad_version(self, idle_clerk: MockClerk) -> None:
@@ -210,9 +224,7 @@ class TestOrganisationClaims:
         assert claims["o"]["fpm"] == "1,3,0"
 
     def test_v2_decodes_back_to_the_permissions(self, idle_clerk: MockClerk) -> None:
-        config = idle_clerk.pem_config()
-        token = idle_clerk.mint(version=2, org=ORG, iat=NOW)
-        claims = verify_token(token, config.static_keys, config, now=NOW)
+        claims = verify(idle_clerk, idle_clerk.mint(version=2, org=ORG, iat=NOW))
         assert claims.version == 2
         assert claims.org_role == "org:admin"
         assert sorted(claims.org_permissions) == sorted(ORG["permissions"])

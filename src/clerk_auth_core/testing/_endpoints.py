@@ -253,7 +253,7 @@ def serve_token(request: Request, mint: Callable[..., str]) -> Response:
         if "azp" not in params and request.headers.get("origin"):
             params["azp"] = request.headers["origin"]
         token = mint(**params)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return Response.json(400, {"error": str(exc)}, _CORS)
     return Response.json(
         200, {"object": "token", "jwt": token}, (*_CORS, ("Cache-Control", "no-store"))

@@ -70,6 +70,8 @@ class MockClerk:
         Frontend API).
     :param origin: the default authorized party (``azp``).
     :param frontend_api: the host encoded in :attr:`publishable_key`.
+    :param secret_key: the Backend API secret (default: ``sk_test_`` + random).
+    :param cache_control: the JWKS ``Cache-Control`` header (default: none).
     :param private_key: the first signing key (default: a new RSA-2048 key).
     :param kid: its key id (default: ``ins_`` + random).
     """
@@ -107,7 +109,11 @@ class MockClerk:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> MockClerk:
-        """Start serving on ``127.0.0.1`` (a random port; a restart reuses the port)."""
+        """Start serving on ``127.0.0.1``: a random port, and the same port again on a
+        restart so :attr:`url` and :attr:`issuer` stay valid (``OSError`` if taken).
+
+        :raises RuntimeError: when already running.
+        """
         self._server.start()
         return self
 
@@ -140,8 +146,18 @@ class MockClerk:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``; available once started (and after a stop)."""
-        return f"http://127.0.0.1:{self._server.port}"
+        """``http://127.0.0.1:PORT``; available once started (and after a stop).
+
+        :raises RuntimeError: before the first :meth:`start`.
+        """
+        try:
+            port = self._server.port
+        except RuntimeError:
+            raise RuntimeError(
+                "MockClerk has no URL before start(); start it, or pass issuer= to the "
+                "constructor to mint tokens without a server"
+            ) from None
+        return f"http://127.0.0.1:{port}"
 
     @property
     def issuer(self) -> str:
