@@ -165,7 +165,8 @@ def _policy(fresh_for: float = 300.0) -> JwksPolicy:
 STATES: dict[str, IssuerState] = {
     state.name: state
     for state in (
-        IssuerState("normal", _policy()),
+        # Warm, so that what a scenario fetches does not depend on which ran first.
+        IssuerState("normal", _policy(), _warm),
         IssuerState("rotated", _policy(), _rotate),
         IssuerState("key-removed", _policy(), _remove_key),
         IssuerState("down-cold", _policy(), _down_cold),
@@ -199,9 +200,9 @@ def ok(user_id: str | None = USER) -> Expect:
     return Expect(200, user_id=user_id)
 
 
-def unauthorized(reason: str, www: str = INVALID) -> Expect:
+def unauthorized(reason: str, www: str = INVALID, fetches: int | None = None) -> Expect:
     """401 with ``reason``."""
-    return Expect(401, www, reason)
+    return Expect(401, www, reason, fetches=fetches)
 
 
 def forbidden() -> Expect:
@@ -255,7 +256,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     S("bearer-scheme-any-case", ok(), send="raw", authorization="bEaReR   {token}"),
     S("bare-token", ok(), send="raw", authorization="{token}"),
-    S("garbage-token", unauthorized("token-invalid"), "garbage"),
+    # Nothing before the gate costs a key fetch (key-rotation.md, "Tokens before keys").
+    S("garbage-token", unauthorized("token-invalid", fetches=0), "garbage"),
     S(
         "other-scheme-then-cookie",
         ok(),
@@ -326,7 +328,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     S("lifetime-over-cap", unauthorized("token-verification-failed"), "too-long-lived"),
     # Header, key and signature (spec §3.2–3.4).
     S("alg-none", unauthorized("token-invalid-algorithm"), "alg-none"),
-    S("bad-signature", unauthorized("token-invalid-signature"), "bad-signature"),
+    # A bad signature never triggers a refresh (key-rotation.md).
+    S("bad-signature", unauthorized("token-invalid-signature", fetches=0), "bad-signature"),
     S("unknown-kid", unauthorized("jwk-kid-mismatch"), "unknown-kid"),
     # Claims (spec §3.5–3.8).
     S("wrong-azp", unauthorized("token-invalid-authorized-parties"), "wrong-azp"),
@@ -378,6 +381,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     S("rotated-key-refetched", Expect(200, user_id=USER, fetches=1), state="rotated"),
     S("removed-key", unauthorized("jwk-kid-mismatch"), "old-key", state="key-removed"),
     S("keys-down-at-cold-start", unavailable(fetches=1), state="down-cold"),
+    S(
+        "no-token-while-keys-down",
+        unauthorized("session-token-and-uat-missing", NO_TOKEN, fetches=0),
+        None,
+        "none",
+        state="down-cold",
+    ),
     S("keys-down-after-warm-up", ok(), state="down-warm"),
     S("unknown-kid-while-keys-down", unavailable(), "unknown-kid", state="down-warm"),
 )
