@@ -88,7 +88,9 @@ def _bearer(value: str) -> str | None:
 
 def _uat(value: str | None) -> int:
     # Clerk parses the cookie as an integer; anything else counts as absent (0).
-    if value is None or not value.isdigit() or len(value) > 12:
+    # ASCII digits only: str.isdigit() also accepts "²" (int() then raises) and other
+    # scripts' digits ("١٧٠٠…", which int() would read).
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 12:
         return 0
     return int(value)
 
