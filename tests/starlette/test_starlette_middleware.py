@@ -245,7 +245,7 @@ async def test_given_key_source_is_used_and_not_closed(clerk: MockClerk) -> None
         assert (await client.get("/me", headers=bearer(clerk.mint()))).status_code == 200
     assert calls == [clerk.kid]
     await middleware.aclose()
-    assert isinstance(middleware.key_source, Source)
+    assert isinstance(middleware.authenticator.key_source, Source)
 
 
 def test_config_from_environment(clerk: MockClerk, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -298,9 +298,9 @@ def test_lifespan_shutdown_closes_the_provider(clerk: MockClerk, serve: Any) -> 
     with serve(middleware) as url:
         response = httpx.get(f"{url}/me", headers=bearer(clerk.mint()))
         assert response.status_code == 200
-        assert middleware._owned is not None
+        assert middleware.authenticator._owned is not None
     assert ran == ["startup", "shutdown"]
-    assert middleware._owned is None
+    assert middleware.authenticator._owned is None
     assert clerk.jwks_hits == 1
 
 

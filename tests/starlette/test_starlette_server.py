@@ -23,8 +23,11 @@ from clerk_auth_core import ClerkConfig
 from clerk_auth_core.testing import MockClerk
 from clerk_auth_starlette import ClerkAuthMiddleware, get_auth
 
-websockets_client = pytest.importorskip("websockets.sync.client")
-from websockets.exceptions import InvalidStatus  # noqa: E402
+
+def websockets_client() -> Any:
+    """The ``websockets`` sync client (uvicorn also needs it, or wsproto, to serve
+    websockets at all): a test dependency, skipped where it is not installed."""
+    return pytest.importorskip("websockets.sync.client")
 
 
 async def me(request: Request) -> Response:
@@ -124,15 +127,16 @@ async def test_slow_jwks_does_not_block_the_event_loop(clerk: MockClerk, serve: 
 
 
 def test_websocket_accepts_a_valid_token(clerk: MockClerk, serve: Any) -> None:
+    client = websockets_client()
     with serve(make_app(clerk.config())) as url:
         ws_url = url.replace("http", "ws", 1) + "/ws"
         token = clerk.mint(sub="user_ws")
-        with websockets_client.connect(ws_url, additional_headers=bearer(token)) as ws:
+        with client.connect(ws_url, additional_headers=bearer(token)) as ws:
             assert ws.recv(timeout=5) == "user_ws"
             ws.send("ping")
             assert ws.recv(timeout=5) == "ping"
         cookie = f"__session={clerk.mint(sub='user_cookie')}; __client_uat={int(time.time()) - 5}"
-        with websockets_client.connect(ws_url, additional_headers={"Cookie": cookie}) as ws:
+        with client.connect(ws_url, additional_headers={"Cookie": cookie}) as ws:
             assert ws.recv(timeout=5) == "user_cookie"
 
 
@@ -140,10 +144,13 @@ def test_websocket_accepts_a_valid_token(clerk: MockClerk, serve: Any) -> None:
 def test_websocket_without_a_valid_token_is_refused(
     clerk: MockClerk, serve: Any, headers: dict[str, str]
 ) -> None:
+    client = websockets_client()
+    from websockets.exceptions import InvalidStatus
+
     with serve(make_app(clerk.config())) as url:
         ws_url = url.replace("http", "ws", 1) + "/ws"
         with pytest.raises(InvalidStatus) as caught:
-            websockets_client.connect(ws_url, additional_headers=headers, open_timeout=5)
+            client.connect(ws_url, additional_headers=headers, open_timeout=5)
     # The middleware sent websocket.close (1008) before accept: uvicorn refuses the
     # handshake with 403, promptly (open_timeout would have fired otherwise).
     assert caught.value.response.status_code == 403

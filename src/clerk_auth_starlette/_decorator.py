@@ -1,0 +1,100 @@
+"""``@require_auth``: a Starlette route guard that answers as the core decides.
+
+Starlette's own ``@requires("role:org:admin")`` works with the middleware too, but it
+answers a bare 403; ``@require_auth(role=...)`` answers the core's 401/403/503 with
+``WWW-Authenticate`` and the JSON body, and can accept pending sessions per route.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar, overload
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection, Request
+from starlette.websockets import WebSocket
+
+from clerk_auth_core import Requirements
+
+from ._auth import AUTHENTICATOR_KEY, Authenticator, close_message
+
+__all__ = ["require_auth"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Names = str | Iterable[str] | None
+
+
+def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, HTTPConnection):
+            return value
+    raise TypeError("@require_auth: the endpoint takes no Request or WebSocket argument")
+
+
+@overload
+def require_auth(view: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def require_auth(
+    view: None = None,
+    /,
+    *,
+    optional: bool = False,
+    role: Names = None,
+    permission: Names = None,
+    feature: Names = None,
+    plan: Names = None,
+    allow_pending: bool | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def require_auth(
+    view: Callable[..., Any] | None = None,
+    /,
+    *,
+    optional: bool = False,
+    role: Names = None,
+    permission: Names = None,
+    feature: Names = None,
+    plan: Names = None,
+    allow_pending: bool | None = None,
+) -> Any:
+    """Run the endpoint (sync or async, HTTP or websocket) only for a verified session
+    meeting the requirements; otherwise answer the core's refusal (a websocket is
+    closed with 1008). Needs :class:`ClerkAuthMiddleware` on the app; in ``reject``
+    mode it has already refused signed-out requests, so use ``annotate`` mode (or
+    ``exclude_paths``) for optional and pending-allowed routes.
+
+    :param optional: run signed out too (:func:`get_auth` is then ``None``).
+    :param role: any of these organisation roles; ``permission``, ``feature``,
+        ``plan``: any of these.
+    :param allow_pending: accept ``sts: pending`` sessions (default: the config's).
+    """
+    requirements = Requirements.of(role=role, permission=permission, feature=feature, plan=plan)
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            conn = _connection(args, kwargs)
+            auth: Authenticator | None = conn.scope.get(AUTHENTICATOR_KEY)
+            if auth is None:
+                raise RuntimeError("@require_auth needs ClerkAuthMiddleware on the app")
+            state = await auth.authenticate(conn.scope, allow_pending)
+            answer = state.answer(requirements) if state.signed_in or not optional else None
+            if answer is None:
+                if inspect.iscoroutinefunction(fn):
+                    return await fn(*args, **kwargs)
+                return await run_in_threadpool(fn, *args, **kwargs)
+            if isinstance(conn, WebSocket):
+                await conn.send(close_message(answer))
+                return None
+            request = conn if isinstance(conn, Request) else Request(conn.scope)
+            return await auth.error_response(request, answer, state.error)
+
+        return wrapper
+
+    return decorate if view is None else decorate(view)
