@@ -211,6 +211,9 @@ class KeyResolutionError(ClerkAuthError):
         #: Seconds a client should wait before retrying (the ``Retry-After`` header).
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple[type[KeyResolutionError], tuple[str, str, int]]:  # type: ignore[override]
+        return (type(self), (self.reason, self.message, self.retry_after))
+
 
 class AuthorizationError(ClerkAuthError):
     """Signed in, but the session lacks a required role, permission, feature or plan:

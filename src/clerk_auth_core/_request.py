@@ -200,9 +200,6 @@ class RequestState:
         return cls(status="signed-out", error=error)
 
 
-_NO_TOKEN = TokenVerificationError(Reason.SESSION_TOKEN_AND_UAT_MISSING)
-
-
 def is_preflight(method: str | None, headers: HeadersInput) -> bool:
     """A CORS preflight: ``OPTIONS`` with ``Access-Control-Request-Method``."""
     return (
@@ -227,8 +224,11 @@ class PendingRequest:
         """The ``kid`` whose key is needed (``None`` with a PEM key set)."""
         return None if self.unverified is None else self.unverified.kid
 
-    def complete(self, keys: KeySet, *, now: float) -> RequestState:
-        """Finish with the instance's keys at unix time ``now``."""
+    def complete(self, keys: KeySet | None, *, now: float) -> RequestState:
+        """Finish with the instance's keys at unix time ``now``.
+
+        ``keys=None`` (no key source) finishes signed out with ``jwk-failed-to-resolve``.
+        """
         if self.state is not None:
             return self.state
         assert self.unverified is not None
@@ -241,7 +241,7 @@ class PendingRequest:
             allow = self.config.allow_pending if self.allow_pending is None else self.allow_pending
             if claims.is_pending and not allow:
                 raise TokenVerificationError(Reason.SESSION_PENDING)
-        except TokenVerificationError as exc:
+        except (TokenVerificationError, KeyResolutionError) as exc:
             return RequestState.signed_out(exc)
         return RequestState(status="signed-in", claims=claims, token=self.extracted.token)
 
@@ -266,7 +266,10 @@ def prepare_request(
     try:
         extracted = extract_token(headers, cookie_suffix=config.session_cookie_suffix)
         if extracted is None:
-            return PendingRequest(config=config, state=RequestState.signed_out(_NO_TOKEN))
+            # A fresh error per request: a shared instance would carry one request's
+            # __traceback__ (and its frames) into the next once an adapter raises it.
+            no_token = TokenVerificationError(Reason.SESSION_TOKEN_AND_UAT_MISSING)
+            return PendingRequest(config=config, state=RequestState.signed_out(no_token))
         unverified = parse_for(extracted.token, config)
     except TokenVerificationError as exc:
         return PendingRequest(config=config, state=RequestState.signed_out(exc))
@@ -279,7 +282,7 @@ def authenticate_request(
     headers: HeadersInput,
     *,
     config: ClerkConfig,
-    keys: KeySet,
+    keys: KeySet | None,
     now: float,
     method: str | None = None,
     allow_pending: bool | None = None,

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from ._claims import SessionClaims, validate_claims
 from ._config import ClerkConfig
-from ._errors import Reason, TokenVerificationError
+from ._errors import KeyResolutionError, Reason, TokenVerificationError
 from ._keys import KeySet, VerificationKey
 from ._tokens import UnverifiedToken, parse_token
 
@@ -66,9 +66,15 @@ def verified_payload(unverified: UnverifiedToken) -> dict[str, Any]:
 
 
 def verify_parsed(
-    unverified: UnverifiedToken, keys: KeySet, config: ClerkConfig, now: float
+    unverified: UnverifiedToken, keys: KeySet | None, config: ClerkConfig, now: float
 ) -> SessionClaims:
-    """Steps 2–4 for a token that already passed :func:`parse_for`."""
+    """Steps 2–4 for a token that already passed :func:`parse_for`.
+
+    :raises KeyResolutionError: ``jwk-failed-to-resolve`` when ``keys`` is ``None``: no
+        key source is configured (spec §3.3), e.g. ``config.static_keys`` without a PEM.
+    """
+    if keys is None:
+        raise KeyResolutionError(Reason.JWK_FAILED_TO_RESOLVE)
     key = keys.get(unverified.kid)
     check_signature(unverified, key)
     payload = verified_payload(unverified)
@@ -76,7 +82,9 @@ def verify_parsed(
     return SessionClaims.from_payload(payload)
 
 
-def verify_token(token: str, keys: KeySet, config: ClerkConfig, *, now: float) -> SessionClaims:
+def verify_token(
+    token: str, keys: KeySet | None, config: ClerkConfig, *, now: float
+) -> SessionClaims:
     """Verify a Clerk session token completely and return its claims.
 
     This is the whole check, usable from any framework or a worker queue::
@@ -89,5 +97,8 @@ def verify_token(token: str, keys: KeySet, config: ClerkConfig, *, now: float) -
     request's business (:func:`authenticate_request`).
 
     :raises TokenVerificationError: with the stable reason of the first failed rule.
+    :raises KeyResolutionError: ``jwk-failed-to-resolve`` when ``keys`` is ``None`` (as
+        ``config.static_keys`` is for a configuration without ``CLERK_JWT_KEY``); only
+        after the token passed the gate, so a malformed token is still ``token-invalid``.
     """
     return verify_parsed(parse_for(token, config), keys, config, now)
