@@ -34,7 +34,14 @@ def _add_pyenv_pythons_to_path() -> None:
 
 _add_pyenv_pythons_to_path()
 
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "anyio>=4", "uvicorn>=0.29"]
+TEST_DEPS = [
+    "pytest>=8",
+    "hypothesis>=6.100",
+    "anyio>=4",
+    "uvicorn>=0.29",
+    "flask-cors>=4",
+    "asgiref>=3.2",
+]
 
 
 @nox.session(python=PYTHONS)
@@ -56,4 +63,6 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the three packages."""
     session.install("-e", ".[flask,starlette,fastapi]", "mypy>=1.10", *TEST_DEPS)
-    session.run("mypy", "-p", "clerk_auth_core", "-p", "clerk_auth_flask", "-p", "clerk_auth_starlette")
+    session.run(
+        "mypy", "-p", "clerk_auth_core", "-p", "clerk_auth_flask", "-p", "clerk_auth_starlette"
+    )

@@ -13,7 +13,7 @@ Verify one token from anywhere (a worker, another framework)::
 """
 
 from ._claims import Actor, SessionClaims, validate_claims
-from ._config import ClerkConfig, JwksPolicy
+from ._config import ClerkConfig, JwksPolicy, settings_from_mapping
 from ._errors import (
     REASONS,
     AuthorizationError,
@@ -73,6 +73,7 @@ __all__ = (
     "parse_cookies",
     "parse_token",
     "prepare_request",
+    "settings_from_mapping",
     "validate_claims",
     "verify_token",
 )

@@ -7,8 +7,9 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, overload
 
-from clerk_auth_core import Requirements
 from flask import g
+
+from clerk_auth_core import Requirements
 
 from ._errors import ClerkAuthFailed
 from ._extension import authenticate

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
+from flask import Flask, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from clerk_auth_core import (
@@ -21,7 +22,6 @@ from clerk_auth_core import (
 )
 from clerk_auth_core._config import settings_from_mapping
 from clerk_auth_core.io import key_provider
-from flask import Flask, current_app, g, request
 
 from ._errors import ClerkAuthFailed
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from flask import Flask
 
 from clerk_auth_core import ClerkConfig
 from clerk_auth_core.testing import MockClerk
-from flask import Flask
 
 ISSUER = "https://clerk.flask.test"
 

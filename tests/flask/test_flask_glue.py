@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
+from flask import Flask, g, jsonify
 from flask.views import MethodView
 
 from clerk_auth_core import (
@@ -25,7 +26,6 @@ from clerk_auth_core import (
 )
 from clerk_auth_core.testing import MockClerk
 from clerk_auth_flask import ClerkAuth, ClerkAuthFailed, get_auth, get_request_state, require_auth
-from flask import Flask, g, jsonify
 
 
 def _me() -> dict[str, Any]:

@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from clerk_auth_core import JwksPolicy
 from clerk_auth_core.testing import MockClerk
 from clerk_auth_flask import ClerkAuth, get_auth, require_auth
-from flask import Flask
 
 
 def _me() -> dict[str, Any]:

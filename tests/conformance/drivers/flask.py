@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from flask import Flask, Response, request
+
 from clerk_auth_core import ClerkConfig
 from clerk_auth_flask import ClerkAuth, get_auth, require_auth
-from flask import Flask, Response, request
 
 from . import PERMISSION, ROLE, serve_wsgi
 
