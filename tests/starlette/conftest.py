@@ -12,6 +12,9 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from clerk_auth_core.testing import MockClerk
+from clerk_auth_core.testing.pytest_plugin import mock_clerk_session, shared_mock_clerk
+
+__all__ = ["anyio_backend", "clerk", "mock_clerk_session", "serve", "shared_mock_clerk"]
 
 
 @pytest.fixture
@@ -20,10 +23,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def clerk() -> Iterator[MockClerk]:
-    """A started mock Clerk issuer."""
-    with MockClerk() as mock:
-        yield mock
+def clerk(shared_mock_clerk: MockClerk) -> MockClerk:
+    """The session's started mock Clerk issuer, reset (no fault, no hits). Each test
+    builds its own app, so each starts with a cold key cache."""
+    return shared_mock_clerk
 
 
 @contextlib.contextmanager

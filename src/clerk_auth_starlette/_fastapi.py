@@ -1,0 +1,192 @@
+"""FastAPI dependencies: ``Depends(require_auth)`` returns the verified SessionClaims.
+
+Each dependency is a ``SecurityBase`` (an HTTP Bearer scheme), so FastAPI lists it in
+``components.securitySchemes`` of ``/openapi.json``. It reuses the RequestState the
+middleware stored when one is installed; otherwise it authenticates the request itself
+(and stores the result, so ``request.user`` works and a second dependency does not
+verify twice). Failures are raised as :class:`ClerkHTTPException` carrying the core's
+answer; :func:`install_exception_handler` makes the response body exactly the core's.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the annotations of the
+# dependencies' ``__call__`` at runtime, and an instance has no ``__globals__`` to
+# resolve strings against.
+
+from collections.abc import Iterable
+
+from fastapi import FastAPI, HTTPException, WebSocketException
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from clerk_auth_core import (
+    AsyncKeySource,
+    ClerkAuthError,
+    ClerkConfig,
+    HttpAnswer,
+    RequestState,
+    Requirements,
+    SessionClaims,
+)
+
+from ._auth import AUTHENTICATOR_KEY, Authenticator, answer_response
+
+__all__ = [
+    "ClerkAuth",
+    "ClerkDependency",
+    "ClerkHTTPException",
+    "clerk_auth",
+    "clerk_exception_handler",
+    "install_exception_handler",
+    "optional_auth",
+    "require_auth",
+    "requires_auth",
+]
+
+_DESCRIPTION = "A Clerk session token (`await getToken()`) or the `__session` cookie."
+
+Names = str | Iterable[str] | None
+
+
+class ClerkHTTPException(HTTPException):
+    """A 401/403/503 from a Clerk dependency: ``answer`` is the core's HttpAnswer.
+
+    FastAPI's default handler sends ``{"detail": <core body>}`` with the right status
+    and headers; after :func:`install_exception_handler` the body is the core's own.
+    """
+
+    def __init__(self, answer: HttpAnswer, error: ClerkAuthError | None) -> None:
+        super().__init__(answer.status, detail=answer.body, headers=dict(answer.headers))
+        self.answer = answer
+        self.error = error
+
+
+async def clerk_exception_handler(request: Request, exc: Exception) -> Response:
+    """The exception handler answering a :class:`ClerkHTTPException` as the core says."""
+    assert isinstance(exc, ClerkHTTPException)
+    return answer_response(request, exc.answer, exc.error)
+
+
+def install_exception_handler(app: FastAPI) -> None:
+    """Answer :class:`ClerkHTTPException` with the core's JSON body at the top level."""
+    app.add_exception_handler(ClerkHTTPException, clerk_exception_handler)
+
+
+class ClerkAuth:
+    """Dependencies for one configuration and one key provider.
+
+    When :class:`ClerkAuthMiddleware` is installed, its configuration, key provider
+    and already computed RequestState are used instead (one verification per request).
+
+    :param config: ``None`` reads ``CLERK_*`` from the environment on first use.
+    :param key_source: default: an async provider made on first use; close it with
+        :meth:`aclose` in your lifespan.
+    :param scheme_name: the security scheme's name in the OpenAPI document.
+    """
+
+    def __init__(
+        self,
+        config: ClerkConfig | None = None,
+        *,
+        key_source: AsyncKeySource | None = None,
+        scheme_name: str = "ClerkSession",
+    ) -> None:
+        self.authenticator = Authenticator(config, key_source)
+        self.scheme_name = scheme_name
+        #: ``Depends(auth.required)``: the SessionClaims, or 401/503.
+        self.required = ClerkDependency(self)
+        #: ``Depends(auth.optional)``: the SessionClaims, or ``None`` when signed out.
+        self.optional = ClerkDependency(self, optional=True)
+
+    @property
+    def config(self) -> ClerkConfig:
+        """The configuration (read from the environment on first use if not given)."""
+        return self.authenticator.config
+
+    async def aclose(self) -> None:
+        """Close the key provider made by this object (a given ``key_source`` is yours)."""
+        await self.authenticator.aclose()
+
+    async def authenticate(
+        self, conn: HTTPConnection, allow_pending: bool | None = None
+    ) -> RequestState:
+        """The request's RequestState: the middleware's if it ran, else computed here."""
+        authenticator = conn.scope.get(AUTHENTICATOR_KEY) or self.authenticator
+        state: RequestState = await authenticator.authenticate(conn.scope, allow_pending)
+        return state
+
+    def require(
+        self,
+        *,
+        role: Names = None,
+        permission: Names = None,
+        feature: Names = None,
+        plan: Names = None,
+        optional: bool = False,
+        allow_pending: bool | None = None,
+    ) -> "ClerkDependency":
+        """A dependency demanding any of each given role/permission/feature/plan (403
+        ``insufficient_scope`` otherwise); ``optional`` runs signed out too (``None``);
+        ``allow_pending`` accepts ``sts: pending`` sessions (default: the config's)."""
+        requirements = Requirements.of(role=role, permission=permission, feature=feature, plan=plan)
+        return ClerkDependency(self, requirements, optional=optional, allow_pending=allow_pending)
+
+
+class ClerkDependency(SecurityBase):
+    """``Depends(...)``/``Security(...)``: the verified :class:`SessionClaims`.
+
+    Refusals raise :class:`ClerkHTTPException` (a websocket: ``WebSocketException``
+    1008, refusing the handshake). Optional dependencies answer ``None`` when signed
+    out, for any reason. A CORS preflight is never refused (the value is ``None``).
+    """
+
+    def __init__(
+        self,
+        auth: ClerkAuth,
+        requirements: Requirements | None = None,
+        *,
+        optional: bool = False,
+        allow_pending: bool | None = None,
+    ) -> None:
+        self.auth = auth
+        self.requirements = requirements or Requirements()
+        self.optional = optional
+        self.allow_pending = allow_pending
+        # What FastAPI puts into components.securitySchemes: type http, scheme bearer.
+        self.model = HTTPBearerModel(bearerFormat="JWT", description=_DESCRIPTION)
+        self.scheme_name = auth.scheme_name
+
+    async def __call__(self, conn: HTTPConnection) -> SessionClaims | None:
+        state = await self.auth.authenticate(conn, self.allow_pending)
+        if self.optional and not state.signed_in:
+            return None
+        answer = state.answer(self.requirements)
+        if answer is None:
+            return state.claims
+        if conn.scope["type"] == "websocket":
+            # Raised before accept: Starlette closes with 1008, refusing the handshake.
+            raise WebSocketException(1008, str(answer.body.get("reason", "")))
+        raise ClerkHTTPException(answer, state.error)
+
+
+#: The default dependencies: the middleware's result when it is installed, otherwise
+#: ``CLERK_*`` from the environment and a provider made on first use.
+clerk_auth = ClerkAuth()
+require_auth = clerk_auth.required
+optional_auth = clerk_auth.optional
+
+
+def requires_auth(
+    *,
+    role: Names = None,
+    permission: Names = None,
+    feature: Names = None,
+    plan: Names = None,
+    allow_pending: bool | None = None,
+) -> ClerkDependency:
+    """``Security(requires_auth(role="org:admin"))``: the default :class:`ClerkAuth`'s
+    :meth:`~ClerkAuth.require`."""
+    return clerk_auth.require(
+        role=role, permission=permission, feature=feature, plan=plan, allow_pending=allow_pending
+    )

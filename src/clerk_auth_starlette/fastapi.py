@@ -1,0 +1,40 @@
+"""FastAPI support (``pip install clerk-auth[fastapi]``)::
+
+    from fastapi import Depends, FastAPI
+    from clerk_auth_starlette.fastapi import require_auth, install_exception_handler
+
+    app = FastAPI()
+    install_exception_handler(app)      # the core's JSON body, not {"detail": ...}
+
+    @app.get("/me")
+    async def me(claims: SessionClaims = Depends(require_auth)):
+        return {"user_id": claims.user_id}
+
+With an explicit configuration, one :class:`ClerkAuth` per app:
+``auth = ClerkAuth(config)``, then ``Depends(auth.required)``, ``Depends(auth.optional)``,
+``Security(auth.require(role="org:admin"))``.
+"""
+
+from ._fastapi import (
+    ClerkAuth,
+    ClerkDependency,
+    ClerkHTTPException,
+    clerk_auth,
+    clerk_exception_handler,
+    install_exception_handler,
+    optional_auth,
+    require_auth,
+    requires_auth,
+)
+
+__all__ = (
+    "ClerkAuth",
+    "ClerkDependency",
+    "ClerkHTTPException",
+    "clerk_auth",
+    "clerk_exception_handler",
+    "install_exception_handler",
+    "optional_auth",
+    "require_auth",
+    "requires_auth",
+)
