@@ -33,6 +33,8 @@ __all__ = ["DRIVERS", "ROLE", "PERMISSION", "Driver", "load", "serve_wsgi"]
 DRIVERS: dict[str, str | None] = {
     "core": None,
     "flask": "flask",
+    "starlette": "starlette",
+    "fastapi": "fastapi",
 }
 
 #: What ``/admin`` and ``/reports`` require.

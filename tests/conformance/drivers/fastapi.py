@@ -1,0 +1,73 @@
+"""The FastAPI driver: ``clerk_auth_starlette.fastapi`` dependencies without the
+middleware (they authenticate themselves), behind ``CORSMiddleware``; uvicorn."""
+
+# No ``from __future__ import annotations``: FastAPI resolves the routes' annotations,
+# which name dependencies local to make_app, at runtime.
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Security
+from fastapi.middleware.cors import CORSMiddleware
+
+from clerk_auth_core import ClerkConfig, SessionClaims
+from clerk_auth_starlette.fastapi import ClerkAuth, install_exception_handler
+
+from . import PERMISSION, ROLE
+from .starlette import serve_asgi
+
+__all__ = ["make_app", "serve"]
+
+
+def make_app(config: ClerkConfig) -> FastAPI:
+    """The small API on FastAPI."""
+    auth = ClerkAuth(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await auth.aclose()
+
+    app = FastAPI(lifespan=lifespan)
+    install_exception_handler(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(config.authorized_parties),
+        allow_methods=["GET"],
+        allow_headers=["authorization"],
+    )
+    Claims = Annotated[SessionClaims, Depends(auth.required)]
+    Optional = Annotated[SessionClaims | None, Depends(auth.optional)]
+    Admin = Annotated[SessionClaims, Security(auth.require(role=ROLE))]
+    Reports = Annotated[SessionClaims, Security(auth.require(permission=PERMISSION))]
+    Pending = Annotated[SessionClaims, Depends(auth.require(allow_pending=True))]
+
+    @app.get("/protected")
+    async def protected(claims: Claims) -> dict[str, str | None]:
+        return {"user_id": claims.user_id}
+
+    @app.get("/optional")
+    async def optional(claims: Optional) -> dict[str, str | None]:
+        return {"user_id": None if claims is None else claims.user_id}
+
+    @app.get("/admin")
+    async def admin(claims: Admin) -> dict[str, str | None]:
+        return {"user_id": claims.user_id}
+
+    @app.get("/reports")
+    async def reports(claims: Reports) -> dict[str, str | None]:
+        return {"user_id": claims.user_id}
+
+    @app.get("/pending-ok")
+    async def pending(claims: Pending) -> dict[str, str | None]:
+        return {"user_id": claims.user_id}
+
+    return app
+
+
+@contextmanager
+def serve(config: ClerkConfig) -> Iterator[str]:
+    """Serve the small API with FastAPI under uvicorn."""
+    with serve_asgi(make_app(config)) as url:
+        yield url

@@ -1,0 +1,82 @@
+"""The Starlette driver: ``ClerkAuthMiddleware`` (reject mode) behind ``CORSMiddleware``,
+``@require_auth`` guards for roles, optional and pending routes; served by uvicorn."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from clerk_auth_core import ClerkConfig
+from clerk_auth_starlette import ClerkAuthMiddleware, get_auth, require_auth
+
+from . import PERMISSION, ROLE
+
+__all__ = ["make_app", "serve", "serve_asgi"]
+
+
+@contextmanager
+def serve_asgi(app: ASGIApp) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn (and its lifespan) in a thread on a free loopback
+    port; stop it, running the lifespan's shutdown, on exit."""
+    # A long keep-alive: the suite's client reuses connections across scenarios.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_keep_alive=60
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+async def user_id(request: Request) -> JSONResponse:
+    claims = get_auth(request)
+    return JSONResponse({"user_id": None if claims is None else claims.user_id})
+
+
+def make_app(config: ClerkConfig) -> Starlette:
+    """The small API on Starlette."""
+    routes = [
+        Route("/protected", user_id),
+        Route("/optional", require_auth(optional=True)(user_id)),
+        Route("/admin", require_auth(role=ROLE)(user_id)),
+        Route("/reports", require_auth(permission=PERMISSION)(user_id)),
+        Route("/pending-ok", require_auth(allow_pending=True)(user_id)),
+    ]
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(config.authorized_parties),
+            allow_methods=["GET"],
+            allow_headers=["authorization"],
+        ),
+        # Routes that run signed out (or pending) decide for themselves.
+        Middleware(ClerkAuthMiddleware, config=config, exclude_paths=["/optional", "/pending-ok"]),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+@contextmanager
+def serve(config: ClerkConfig) -> Iterator[str]:
+    """Serve the small API with Starlette under uvicorn."""
+    with serve_asgi(make_app(config)) as url:
+        yield url
