@@ -9,6 +9,7 @@ and the :class:`RequestState` in ``scope["state"]`` for :func:`get_request_state
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -40,6 +41,8 @@ __all__ = [
     "get_auth",
     "get_request_state",
 ]
+
+logger = logging.getLogger("clerk_auth")
 
 #: ``scope["state"][STATE_KEY]`` (``request.state.clerk_auth``): the latest RequestState.
 STATE_KEY = "clerk_auth"
@@ -157,6 +160,17 @@ class Authenticator:
         if owned is not None:
             self._source = None
             await owned.aclose()
+
+    async def warm_up(self) -> bool:
+        """Fetch the keys now (at start-up); a failure is logged, never raised."""
+        warm: Callable[[], Awaitable[bool]] | None = getattr(self.key_source, "warm_up", None)
+        try:
+            ok = warm is None or await warm()
+        except Exception:  # the start must never fail because the keys are not there yet
+            ok = False
+        if not ok:
+            logger.warning("clerk-auth: key warm-up failed; keys will be fetched on first use.")
+        return ok
 
     async def authenticate(self, scope: Scope, allow_pending: bool | None = None) -> RequestState:
         """The scope's RequestState for ``allow_pending`` (computed once per request)."""

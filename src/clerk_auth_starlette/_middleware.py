@@ -45,6 +45,8 @@ class ClerkAuthMiddleware:
     :param exclude_methods: methods treated the same way (``"GET"``).
     :param on_error: ``(request, answer, error) -> Response`` (may be async) instead of
         the core's JSON. A refused websocket is always closed with 1008 before accept.
+    :param warm_up: fetch the keys during lifespan startup (a failure is logged, never
+        raised: the keys are then fetched on first use).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class ClerkAuthMiddleware:
         exclude_paths: Iterable[str] = (),
         exclude_methods: Iterable[str] = (),
         on_error: ErrorHandler | None = None,
+        warm_up: bool = False,
     ) -> None:
         if mode not in ("reject", "annotate"):
             raise ValueError("mode must be 'reject' or 'annotate'")
@@ -66,6 +69,7 @@ class ClerkAuthMiddleware:
         self.mode = mode
         self.exclude_paths = tuple(exclude_paths)
         self.exclude_methods = frozenset(m.upper() for m in exclude_methods)
+        self.warm_up = warm_up
 
     @property
     def config(self) -> ClerkConfig:
@@ -102,6 +106,8 @@ class ClerkAuthMiddleware:
 
     def _lifespan_send(self, send: Send) -> Send:
         async def lifespan_send(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete" and self.warm_up:
+                await self.authenticator.warm_up()
             # Close the HTTP client after the app's own shutdown ran, then report it.
             if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 await self.aclose()

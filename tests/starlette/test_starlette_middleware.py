@@ -46,7 +46,8 @@ async def me(request: Request) -> Response:
             "status": state and state.status,
             "authenticated": request.user.is_authenticated,
             "display_name": request.user.display_name,
-            "identity": request.user.identity,
+            # UnauthenticatedUser.identity raises on older Starlette.
+            "identity": request.user.identity if request.user.is_authenticated else None,
             "scopes": request.auth.scopes,
         }
     )
@@ -186,7 +187,7 @@ async def test_annotate_mode_lets_routes_decide(clerk: MockClerk) -> None:
         "status": "signed-out",
         "authenticated": False,
         "display_name": "",
-        "identity": "",
+        "identity": None,
         "scopes": [],
     }
     assert expired.json()["reason"] == "token-expired"
@@ -325,3 +326,25 @@ async def test_works_on_trio_with_a_pem_key(clerk: MockClerk) -> None:
         rejected = await client.get("/me")
     assert ok.json()["user_id"] == "user_trio"
     assert rejected.status_code == 401
+
+
+def test_warm_up_fetches_the_keys_at_startup(clerk: MockClerk, serve: Any) -> None:
+    middleware = ClerkAuthMiddleware(
+        Starlette(routes=[Route("/me", me)]), config=clerk.config(), warm_up=True
+    )
+    with serve(middleware) as url:
+        assert clerk.jwks_hits == 1  # before any request
+        assert httpx.get(f"{url}/me", headers=bearer(clerk.mint())).status_code == 200
+    assert clerk.jwks_hits == 1
+
+
+def test_failed_warm_up_is_logged_not_fatal(
+    clerk: MockClerk, serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    clerk.set_fault("down")
+    middleware = ClerkAuthMiddleware(
+        Starlette(routes=[Route("/me", me)]), config=clerk.config(), warm_up=True
+    )
+    with caplog.at_level("WARNING", logger="clerk_auth"), serve(middleware) as url:
+        assert httpx.get(f"{url}/me").status_code == 401
+    assert "warm-up failed" in caplog.text
