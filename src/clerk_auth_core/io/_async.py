@@ -2,8 +2,8 @@
 
 Every fetch the machine asks for runs as its own task, so a request that is cancelled
 (client gone) never cancels the fetch others wait for; requests wait on a future per
-fetch and per event loop, through ``asyncio.shield`` with their own deadline. The task
-always reports back in ``finally``. asyncio only: trio is not supported.
+fetch and per event loop (``asyncio.wait``, which never cancels it), each with its own
+deadline. The task always reports back in ``finally``. asyncio only: trio is not supported.
 """
 
 from __future__ import annotations
@@ -157,13 +157,11 @@ class AsyncKeyProvider(ProviderBase):
         return future
 
     async def _wait(self, done: asyncio.Future[None], until: float) -> bool:
-        try:
-            # shield: a waiter that gives up (or is cancelled) leaves the shared
-            # future to the others.
-            await asyncio.wait_for(asyncio.shield(done), max(until - time.monotonic(), 0.0))
-        except asyncio.TimeoutError:
-            return False
-        return True
+        # asyncio.wait, not wait_for(shield(...)): it never cancels the shared future,
+        # and on Python <= 3.11 wait_for swallows a cancellation that arrives as the
+        # future completes, which would leave a cancelled request running.
+        await asyncio.wait((done,), timeout=max(until - time.monotonic(), 0.0))
+        return done.done()
 
     def _spawn(self, ticket: FetchTicket) -> None:
         task = asyncio.get_running_loop().create_task(self._fetch(ticket))
@@ -176,7 +174,9 @@ class AsyncKeyProvider(ProviderBase):
         try:
             with self._lock:
                 request = self._machine.fetch_request(ticket)
-            result = await asyncio.wait_for(self._get(request), request.timeout)
+            # The client first: loading its SSL context is not the endpoint's time.
+            client = self._http_client(request)
+            result = await asyncio.wait_for(self._get(client, request), request.timeout)
         except Exception as exc:
             failure, detail = failure_for(exc)
         finally:
@@ -200,8 +200,8 @@ class AsyncKeyProvider(ProviderBase):
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
                 loop.call_soon_threadsafe(_settle, future)
 
-    async def _get(self, request: FetchRequest) -> _Result:
-        async with self._http_client(request).stream(
+    async def _get(self, client: httpx.AsyncClient, request: FetchRequest) -> _Result:
+        async with client.stream(
             "GET",
             request.url,
             headers=list(request.headers),

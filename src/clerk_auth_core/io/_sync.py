@@ -165,8 +165,10 @@ class SyncKeyProvider(ProviderBase):
             self._cond.notify_all()
 
     def _get(self, request: FetchRequest) -> tuple[int, Mapping[str, str], bytes]:
-        deadline = time.monotonic() + request.timeout
         client = self._http_client(request)
+        # After making the client: its SSL context can take a while to load, and it is
+        # not the endpoint's time.
+        deadline = time.monotonic() + request.timeout
         with client.stream(
             "GET",
             request.url,
