@@ -41,6 +41,7 @@ TEST_DEPS = [
     "uvicorn>=0.29",
     "flask-cors>=4",
     "asgiref>=3.2",
+    "websockets>=12",
 ]
 
 
