@@ -222,3 +222,32 @@ def test_one_provider_many_event_loops(clerk: MockClerk, fast_config: MakeConfig
     assert len(results) == 100
     assert all(isinstance(r, KeySet) for r in results)
     assert clerk.jwks_hits == 1
+
+
+async def test_building_the_client_does_not_block_the_loop(
+    clerk: MockClerk, fast_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = httpx.AsyncClient
+
+    def slow_client(*args: Any, **kwargs: Any) -> httpx.AsyncClient:
+        time.sleep(0.3)  # loading a CA bundle from a slow disk: blocking file I/O
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "AsyncClient", slow_client)
+    provider = AsyncKeyProvider(fast_config())
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            gaps.append(time.monotonic() - last)
+            last = time.monotonic()
+
+    ticking = asyncio.ensure_future(ticker())
+    assert await provider.warm_up()
+    ticking.cancel()
+    await asyncio.gather(ticking, return_exceptions=True)
+    assert len(gaps) > 10
+    assert max(gaps) < 0.2, max(gaps)
+    await provider.aclose()

@@ -175,7 +175,7 @@ class AsyncKeyProvider(ProviderBase):
             with self._lock:
                 request = self._machine.fetch_request(ticket)
             # The client first: loading its SSL context is not the endpoint's time.
-            client = self._http_client(request)
+            client = await self._http_client(request)
             result = await asyncio.wait_for(self._get(client, request), request.timeout)
         except Exception as exc:
             failure, detail = failure_for(exc)
@@ -215,15 +215,22 @@ class AsyncKeyProvider(ProviderBase):
                 )
             return response.status_code, response.headers, body
 
-    def _http_client(self, request: FetchRequest) -> httpx.AsyncClient:
+    async def _http_client(self, request: FetchRequest) -> httpx.AsyncClient:
         if self._given_client is not None:
             return self._given_client
         loop = asyncio.get_running_loop()
         with self._lock:
-            for old in [old for old in self._clients if old.is_closed()]:
-                del self._clients[old]  # its connections died with its loop
             client = self._clients.get(loop)
-            if client is None:
-                client = httpx.AsyncClient(timeout=httpx_timeout(request), follow_redirects=False)
-                self._clients[loop] = client
-            return client
+        if client is None:
+            # Built in a worker thread: loading its SSL context reads files, which
+            # would block the event loop for a noticeable time.
+            fresh = await asyncio.to_thread(
+                httpx.AsyncClient, timeout=httpx_timeout(request), follow_redirects=False
+            )
+            with self._lock:
+                for old in [old for old in self._clients if old.is_closed()]:
+                    del self._clients[old]  # its connections died with its loop
+                client = self._clients.setdefault(loop, fresh)
+            if client is not fresh:
+                await fresh.aclose()  # another task of this loop won the race
+        return client

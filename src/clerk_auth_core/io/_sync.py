@@ -186,10 +186,13 @@ class SyncKeyProvider(ProviderBase):
     def _http_client(self, request: FetchRequest) -> httpx.Client:
         client = self._client
         if client is None:
+            # Built outside the lock: loading its SSL context takes a while (file I/O),
+            # and lookups answered from the cache must not wait for it.
+            fresh = httpx.Client(timeout=httpx_timeout(request), follow_redirects=False)
             with self._lock:
                 if self._client is None:
-                    self._client = httpx.Client(
-                        timeout=httpx_timeout(request), follow_redirects=False
-                    )
+                    self._client = fresh
                 client = self._client
+            if client is not fresh:
+                fresh.close()  # another thread won the race
         return client
