@@ -51,7 +51,7 @@ USER_AGENT = f"clerk-auth/{__version__}"
 # RFC 9110 §8.8.3: an entity-tag is an optionally weak quoted string of visible ASCII.
 # We keep it only when it looks like one, so it can never inject a header line.
 _ETAG = re.compile(r'(W/)?"[\x21\x23-\x7e\x80-\xff]{0,200}"')
-_MAX_AGE = re.compile(r"\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*", re.IGNORECASE)
+_MAX_AGE = re.compile(r"\s*max-age\s*=\s*\"?(\d+)\"?\s*", re.IGNORECASE)
 
 
 class FetchFailure:
@@ -189,7 +189,10 @@ def freshness_from_headers(headers: Mapping[str, str], policy: JwksPolicy) -> fl
     for directive in directives:
         match = _MAX_AGE.fullmatch(directive)
         if match:
-            return min(max(float(match.group(1)), policy.min_max_age), policy.max_max_age)
+            digits = match.group(1)
+            # More digits than any sane age (and than int() accepts on 3.11+): the max.
+            seconds = float(digits) if len(digits) <= 15 else math.inf
+            return min(max(seconds, policy.min_max_age), policy.max_max_age)
     return policy.fresh_for
 
 

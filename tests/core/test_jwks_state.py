@@ -277,6 +277,7 @@ class TestFreshness:
             ("max-age=10", 60.0),
             ("max-age=0", 60.0),
             ("max-age=999999", 3600.0),
+            ("max-age=" + "9" * 5000, 3600.0),
             ("no-store", 60.0),
             ("no-cache", 60.0),
             ("max-age=600, no-cache", 60.0),
