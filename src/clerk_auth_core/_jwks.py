@@ -12,27 +12,28 @@ answers with a *decision* the shell carries out (compare h11's ``NEED_DATA``)::
     Reject(error)                  keys unavailable (503) or secret key refused (500)
 
 A fetch ticket is handed to exactly one caller; the outcome comes back through
-:meth:`fetch_succeeded` / :meth:`fetch_failed`. The snapshot's state follows from the
-time since it was fetched (``age``) and the freshness ``F`` of its response::
+:meth:`fetch_succeeded` / :meth:`fetch_failed`. The snapshot's state follows from its
+``age`` (time since its fetch was sent) and the freshness ``F`` of its response::
 
-                     lookup (cold)                      ok
-      +---------+  --------------> +-----------+  ------------------+
-      |  COLD   |   StartFetch x1  |  FETCHING | ---+               |
-      | no set  |   WaitForFetch   | (1 ticket)|    | failed:       v
-      +---------+  <-------------- +-----------+    | back off  +---------+
-        ^    ^     failed: back off, Reject while  <+           |  FRESH  | UseKeys
-        |    |     backing off                                  +---------+
-        |    |                                age >= 0.8 F  |      ^ ok / 304
-        |    |                                              v      |
-        |    |                                     +------------------+
-        |    |                                     |   REFRESH DUE    | UseKeysAndRefresh x1
-        |    |                                     +------------------+ then UseKeys
-        |    |                                      age >= F |    ^ ok / 304
-        |    |  stale_if_error passed                        v    |
-        |    +------------------------------------ +------------------+
-        |                                          |      STALE       | UseKeys (+1 refresh
-        +----- (same, stale_if_error = 0) -------- | (counted in use) |  when not backing off)
-                                                   +------------------+
+                  first lookup: StartFetch x1, the others WaitForFetch
+      +--------+ ---------------------------------------------> +---------+
+      |  COLD  |                  fetch ok                       |  FRESH  | UseKeys
+      +--------+ <--------------------------+                    +---------+
+        |    ^   fetch failed: back off;    |                         | age >= 0.8 F
+        +----+   Reject until it ends       |                         v
+                                            |                   +-------------+
+                                            |                   | REFRESH DUE | UseKeysAndRefresh
+                                            |                   +-------------+ x1, then UseKeys
+                                            |                         | age >= F
+                                            |  age >= F +             v
+                                            |  stale_if_error   +-------------+
+                                            +------------------ |    STALE    | UseKeys (counted),
+                                                                +-------------+ 1 refresh unless
+                                                                                backing off
+
+A refresh that succeeds (200, or 304 for our ETag) takes REFRESH DUE or STALE back to
+FRESH; one that fails leaves the set in place. With ``stale_if_error = 0`` STALE is
+skipped: past ``F`` the set is COLD (fail closed).
 
 Orthogonal to that: *failing* (the last fetch failed: back off 1, 2, 4 … 60 s, ±20 %,
 no fetch until it ends) or *healthy*; and the unknown-kid path, which may force a
