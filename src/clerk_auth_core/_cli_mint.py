@@ -1,0 +1,175 @@
+"""``clerk-auth mint``: session tokens for local testing, signed by a key of your own.
+
+Starts nothing. The key comes from ``--key-file`` (an RSA private key in PEM, created
+with mode 0600 when missing) or is a throwaway; tokens are shaped like Clerk's
+(:func:`clerk_auth_core.testing._mint.session_claims`, the mock issuer's minter). To
+make a local app accept them, give it the public half::
+
+    clerk-auth mint --key-file dev.pem --print-pem > dev.pub.pem    # CLERK_JWT_KEY
+    clerk-auth mint --key-file dev.pem --print-jwks > jwks.json     # or serve a JWKS
+
+The private key is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from ._cli_format import EXIT_OK, UsageError, emit_json, format_duration, info, parse_time
+
+__all__ = ["DEFAULT_AZP", "DEFAULT_ISSUER", "kid_for", "load_or_create_key", "run_mint"]
+
+#: The issuer minted by default: the mock issuer's Frontend API host.
+DEFAULT_ISSUER = "https://clerk.mock.test"
+#: The front end a local app usually runs on.
+DEFAULT_AZP = "http://localhost:3000"
+
+
+def kid_for(key: RSAPrivateKey) -> str:
+    """A stable ``ins_…`` key id derived from the public key, so tokens and the JWKS
+    printed from the same key file always agree."""
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return "ins_" + hashlib.sha256(der).hexdigest()[:27]
+
+
+def load_or_create_key(path: Path) -> tuple[RSAPrivateKey, bool]:
+    """The RSA private key in ``path``, made (RSA-2048, mode 0600) when the file is
+    missing. Answers ``(key, created)``.
+
+    :raises UsageError: when the file is not an unencrypted RSA private key of at
+        least 2048 bits.
+    """
+    from .testing._mint import generate_key
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        key = generate_key()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise UsageError(f"--key-file {path}: cannot create it ({exc.strerror})") from None
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        return key, True
+    except OSError as exc:
+        raise UsageError(f"--key-file {path}: cannot read it ({exc.strerror})") from None
+    try:
+        loaded = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise UsageError(
+            f"--key-file {path}: not an unencrypted PEM private key (delete it to make a new one)"
+        ) from None
+    if not isinstance(loaded, RSAPrivateKey) or loaded.key_size < 2048:
+        raise UsageError(f"--key-file {path}: must be an RSA key of at least 2048 bits")
+    return loaded, False
+
+
+def _claim(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise UsageError(f"--claim must read NAME=VALUE, not {text!r}")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value  # a bare string
+
+
+def _org(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.org_id is None:
+        if args.org_role or args.org_slug or args.org_permission:
+            raise UsageError("--org-role, --org-slug and --org-permission need --org-id")
+        return None
+    return {
+        "id": args.org_id,
+        "slug": args.org_slug,
+        "role": args.org_role,
+        "permissions": list(args.org_permission or ()),
+    }
+
+
+def _payload(args: argparse.Namespace) -> dict[str, Any]:
+    from .testing._mint import apply_overrides, session_claims
+
+    # A lifetime <= 0 makes an already expired token: allowed, on purpose.
+    now = int(parse_time(args.now)) if args.now is not None else int(time.time())
+    try:
+        payload = session_claims(
+            sub=args.sub,
+            sid=args.sid,
+            azp=args.azp,
+            iss=args.iss,
+            iat=now,
+            lifetime=args.lifetime,
+            nbf=now - 10,
+            version=args.claims_version,
+            org=_org(args),
+            sts=args.sts,
+            features=args.feature or None,
+            plans=args.plan or None,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.no_azp:
+        payload.pop("azp", None)
+    return apply_overrides(payload, dict(_claim(c) for c in args.claim or ()))
+
+
+def run_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """``clerk-auth mint``: print a token (or, with ``--print-pem`` / ``--print-jwks``,
+    the public key to configure an app with)."""
+    from .testing._mint import generate_key, mint_token, public_jwk, public_pem
+
+    printing_key = args.print_pem or args.print_jwks
+    if args.key_file is None:
+        if printing_key:
+            raise UsageError(
+                "--print-pem/--print-jwks need --key-file: a throwaway key verifies nothing"
+            )
+        key = generate_key()
+        info("throwaway key (not saved): pass --key-file FILE to verify tokens later")
+    else:
+        key, created = load_or_create_key(Path(args.key_file))
+        if created:
+            info(f"created {args.key_file} (RSA-2048 private key; keep it out of git)")
+    kid = args.kid or kid_for(key)
+    if args.print_pem:
+        pem = public_pem(key)
+        if args.json:
+            emit_json({"kid": kid, "pem": pem})
+        else:
+            print(pem, end="")
+        return EXIT_OK
+    if args.print_jwks:
+        emit_json({"keys": [public_jwk(key, kid)]})
+        return EXIT_OK
+    payload = _payload(args)
+    header = {"alg": "RS256", "kid": kid, "typ": "JWT"}
+    token = mint_token(key, header, payload)
+    if args.json:
+        emit_json({"token": token, "header": header, "claims": payload})
+    else:
+        print(token)
+    lifetime = format_duration(payload["exp"] - payload["iat"])
+    info(
+        f"minted for sub={payload.get('sub')} azp={payload.get('azp')} "
+        f"iss={payload.get('iss')}, lifetime {lifetime}, kid {kid}"
+    )
+    return EXIT_OK
