@@ -16,7 +16,7 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 # Skipping absent interpreters is the norm locally; CI (CI=true) must run them all.
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 
@@ -42,6 +42,7 @@ TEST_DEPS = [
     "flask-cors>=4",
     "asgiref>=3.2",
     "websockets>=12",
+    "mkdocs>=1.6",
 ]
 
 
@@ -58,6 +59,13 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", "src", "tests", "noxfile.py", "run.py")
     session.run("ruff", "format", "--check", "src", "tests", "noxfile.py", "run.py")
+
+
+@nox.session(python=PYTHONS[-1])
+def docs(session: nox.Session) -> None:
+    """Build the documentation site; warnings are errors (no -q: it hides them)."""
+    session.install("mkdocs>=1.6")
+    session.run("mkdocs", "build", "--strict", "-d", f"{session.create_tmp()}/site")
 
 
 @nox.session(python=PYTHONS[-1])

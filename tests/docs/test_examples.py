@@ -355,18 +355,7 @@ def _run_blocks(blocks: list[Block], clerk: MockClerk) -> dict[int, Outcome]:
 #: Known problems in pages other people own, reported to them: (page, a snippet of the
 #: failing block, what it needs). A block is expected to fail only while it still
 #: contains the snippet and still fails, so an entry expires by itself once fixed.
-PENDING_FIXES = [
-    (
-        "flask.md",
-        "@require_auth(allow_pending=True)",
-        "decorator fragments are not a program: needs <!-- docs-test: skip <reason> -->",
-    ),
-    (
-        "flask.md",
-        "@app.errorhandler(ClerkAuthFailed)",
-        "uses ClerkAuthFailed without importing it (from clerk_auth_flask)",
-    ),
-]
+PENDING_FIXES: list[tuple[str, str, str]] = []
 
 BLOCKS = _all_blocks()
 
