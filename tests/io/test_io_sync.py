@@ -166,6 +166,7 @@ def test_redirect_is_not_followed_even_by_a_following_client(
         assert provider.warm_up() is False
         provider.close()
         assert not client.is_closed  # a given client is the caller's to close
+        assert provider._client is client  # and stays the one used
     assert REDIRECT_TARGET_PATH not in clerk.hits
     assert provider.stats.failures_by_reason == {"redirect": 1}
 

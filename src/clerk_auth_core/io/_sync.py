@@ -102,9 +102,10 @@ class SyncKeyProvider(ProviderBase):
 
     def close(self) -> None:
         """Close the provider's own HTTP client (a given client is left open)."""
-        client, self._client = self._client, None
-        if self._own_client and client is not None:
-            client.close()
+        if self._own_client:
+            client, self._client = self._client, None
+            if client is not None:
+                client.close()
 
     def __enter__(self) -> SyncKeyProvider:
         return self
