@@ -25,6 +25,18 @@ from ._errors import (
 )
 from ._extract import ExtractedToken, extract_token, parse_cookies
 from ._flow import AsyncKeySource, KeySource, authenticate_with, authenticate_with_async
+from ._jwks import (
+    Decision,
+    FetchTicket,
+    JwksCache,
+    JwksStats,
+    Reject,
+    StartFetch,
+    UseKeys,
+    UseKeysAndRefresh,
+    WaitForFetch,
+)
+from ._jwks_fetch import FetchFailure, FetchRequest
 from ._keys import DroppedKey, KeySet, VerificationKey
 from ._request import (
     HttpAnswer,
@@ -41,29 +53,39 @@ from ._verify import verify_token
 from ._version import __version__
 
 __all__ = (
-    "REASONS",
     "Actor",
     "AsyncKeySource",
     "AuthorizationError",
     "ClerkAuthError",
     "ClerkConfig",
     "ConfigurationError",
+    "Decision",
     "DroppedKey",
     "ExtractedToken",
+    "FetchFailure",
+    "FetchRequest",
+    "FetchTicket",
     "HttpAnswer",
+    "JwksCache",
     "JwksPolicy",
+    "JwksStats",
     "KeyResolutionError",
-    "KeySource",
     "KeySet",
+    "KeySource",
     "PendingRequest",
+    "REASONS",
     "Reason",
+    "Reject",
     "RequestState",
     "Requirements",
     "SessionClaims",
+    "StartFetch",
     "TokenVerificationError",
     "UnverifiedToken",
+    "UseKeys",
+    "UseKeysAndRefresh",
     "VerificationKey",
-    "__version__",
+    "WaitForFetch",
     "authenticate_request",
     "authenticate_with",
     "authenticate_with_async",
@@ -76,4 +98,5 @@ __all__ = (
     "settings_from_mapping",
     "validate_claims",
     "verify_token",
+    "__version__",
 )

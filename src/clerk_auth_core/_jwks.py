@@ -49,7 +49,6 @@ from __future__ import annotations
 import logging
 import math
 import random as _random
-import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -76,6 +75,7 @@ from ._jwks_types import (
     WaitForFetch,
 )
 from ._keys import KeySet
+from ._tokens import KID_PATTERN  # spec "Tokens before keys": only such a kid may force a fetch
 
 __all__ = [
     "KID_PATTERN",
@@ -93,8 +93,6 @@ __all__ = [
 
 logger = logging.getLogger("clerk_auth.jwks")
 
-#: Spec "Tokens before keys": only a kid of this shape may force a fetch.
-KID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 #: Seconds past the fetch timeout after which an unreported ticket expires.
 TICKET_MARGIN = 1.0
 #: Tickets whose late reports are still accepted (abandoned ones are forgotten beyond).
