@@ -60,6 +60,7 @@ def serve_asgi(app: ASGIApp) -> Iterator[str]:
         lifespan="on",
         log_level="warning",
         access_log=False,
+        ws="none",  # the APIs serve no websockets
         # A browser keeps connections open; do not wait for it at Ctrl-C.
         timeout_graceful_shutdown=1,
     )
