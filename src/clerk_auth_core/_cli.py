@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from ._cli_format import EXIT_OK, EXIT_USAGE, UsageError, emit_json, info
+from ._errors import ConfigurationError
 from ._version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -215,8 +216,9 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     args = build_parser().parse_args(argv)
     try:
         return _command(args.run)(args, os.environ if env is None else env)
-    except UsageError as exc:
-        info(f"error: {exc}")
+    except (UsageError, ConfigurationError) as exc:
+        # ConfigurationError's text names the setting and never echoes a secret.
+        info(f"error: {exc.message if isinstance(exc, ConfigurationError) else exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

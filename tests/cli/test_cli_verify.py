@@ -241,6 +241,22 @@ class TestInput:
         assert result.out == ""
         assert message in result.err
 
+    @pytest.mark.parametrize(
+        ("env", "message"),
+        [
+            ({"CLERK_CLOCK_SKEW": "soon"}, "CLERK_CLOCK_SKEW must be a number"),
+            ({"CLERK_SECRET_KEY": "not-a-key"}, "CLERK_SECRET_KEY is not a valid Clerk secret key"),
+            ({"CLERK_PUBLISHABLE_KEY": "pk_test_x"}, "CLERK_PUBLISHABLE_KEY is not a valid"),
+        ],
+    )
+    def test_bad_environment_exits_2(self, cli: CLI, env: dict[str, str], message: str) -> None:
+        result = cli("verify", "a.b.c", "--jwks-url", "https://a.example", env=env)
+        if "CLERK_SECRET_KEY" in env:  # an explicit key source replaces the secret key
+            result = cli("verify", "a.b.c", env=env)
+        assert result.code == 2
+        assert message in result.err
+        assert "not-a-key" not in result.err
+
     def test_argparse_errors_exit_2(self, cli: CLI) -> None:
         with pytest.raises(SystemExit) as exc:
             cli("verify")
