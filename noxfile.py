@@ -50,6 +50,9 @@ TEST_DEPS = [
 def tests(session: nox.Session) -> None:
     """The unit and conformance suites, with the newest framework versions."""
     session.install("-e", ".[flask,starlette,fastapi]", *TEST_DEPS)
+    if session.python == PYTHONS[-1]:
+        # The real-browser test (Debian's chromium, driven by Playwright): newest Python only.
+        session.install("playwright>=1.45")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -57,8 +60,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "src", "tests", "noxfile.py", "run.py")
-    session.run("ruff", "format", "--check", "src", "tests", "noxfile.py", "run.py")
+    session.run("ruff", "check", "src", "tests", "demo", "noxfile.py", "run.py")
+    session.run("ruff", "format", "--check", "src", "tests", "demo", "noxfile.py", "run.py")
 
 
 @nox.session(python=PYTHONS[-1])
@@ -75,3 +78,4 @@ def typecheck(session: nox.Session) -> None:
     session.run(
         "mypy", "-p", "clerk_auth_core", "-p", "clerk_auth_flask", "-p", "clerk_auth_starlette"
     )
+    session.run("mypy", "--strict", "demo")

@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
     if command == "demo":
         python = _ensure_venv("-e", ".[flask,starlette,fastapi]", "uvicorn>=0.29")
-        return subprocess.call([str(python), "-m", "clerk_auth_core", "demo", *rest], cwd=ROOT)
+        return subprocess.call([str(python), "-m", "demo", *rest], cwd=ROOT)
     if command == "test":
         python = _ensure_venv("nox>=2024.3.2")
         return subprocess.call([str(python), "-m", "nox", *rest], cwd=ROOT)
