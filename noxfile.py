@@ -42,6 +42,7 @@ TEST_DEPS = [
     "flask-cors>=4",
     "asgiref>=3.2",
     "websockets>=12",
+    "trio>=0.25",
     "mkdocs>=1.6",
 ]
 
