@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -192,10 +192,3 @@ def config() -> ClerkConfig:
 def pem_config(signer: Signer) -> ClerkConfig:
     """Networkless: CLERK_JWT_KEY, so the token's kid is not required."""
     return make_config(jwt_key=signer.pem)
-
-
-@pytest.fixture
-def quiet_config_warning(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Silence the 'no authorized parties' warning in tests that do not look at it."""
-    with caplog.at_level("ERROR", logger="clerk_auth"):
-        yield

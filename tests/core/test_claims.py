@@ -245,6 +245,8 @@ class TestValidateClaims:
         ("overrides", "expected", "message_part"),
         [
             pytest.param({"sub": DELETE, "exp": NOW - 100}, FAILED, "sub", id="sub-before-exp"),
+            pytest.param({"sub": DELETE, "aud": "other"}, FAILED, "sub", id="sub-before-aud"),
+            pytest.param({"sub": "mch_1", "aud": "other"}, MISMATCH, None, id="machine-before-aud"),
             pytest.param({"sub": "mch_1", "azp": "x"}, MISMATCH, None, id="machine-before-azp"),
             pytest.param({"aud": "other", "azp": "x"}, FAILED, "aud", id="aud-before-azp"),
             pytest.param({"azp": "x", "exp": NOW - 100}, AZP_BAD, None, id="azp-before-exp"),

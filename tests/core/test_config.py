@@ -113,14 +113,18 @@ class TestClerkConfig:
         assert config.static_keys is None
 
     def test_cookie_suffix_known_value(self) -> None:
-        # Pinned once, so a change in how the suffix is computed cannot go unnoticed.
-        assert (
-            cookie_suffix(PUBLISHABLE_KEY)
-            == ClerkConfig(
-                publishable_key=PUBLISHABLE_KEY, authorized_parties=AZP
-            ).session_cookie_suffix
-        )
-        assert len(cookie_suffix(PUBLISHABLE_KEY)) == 8
+        # Pinned literal (SHA-1 of "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k", url-safe base64,
+        # first 8 chars), so a change in how the suffix is computed cannot go unnoticed.
+        assert PUBLISHABLE_KEY == "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k"
+        config = ClerkConfig(publishable_key=PUBLISHABLE_KEY, authorized_parties=AZP)
+        assert config.session_cookie_suffix == "l2OS3d9k"
+
+    def test_cookie_suffix_is_url_safe(self) -> None:
+        # This key's digest has '+' in standard base64: the suffix must use '-'.
+        key = pk("clerk0.example.com$")
+        assert key == "pk_test_Y2xlcmswLmV4YW1wbGUuY29tJA"
+        config = ClerkConfig(publishable_key=key, authorized_parties=AZP)
+        assert config.session_cookie_suffix == cookie_suffix(key) == "k--sgf8a"
 
     def test_cookie_suffix_differs_per_key(self) -> None:
         live = ClerkConfig(publishable_key=PUBLISHABLE_KEY_LIVE, authorized_parties=AZP)

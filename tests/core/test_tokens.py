@@ -365,6 +365,11 @@ class TestCheckHeader:
     def test_forbidden_member(self, signer: Signer, member: str) -> None:
         assert header_reason(signer, **{member: "x"}) == INVALID
 
+    @pytest.mark.parametrize("member", ["jku", "jwk", "x5u", "x5c"])
+    def test_forbidden_member_with_pem_and_no_kid(self, signer: Signer, member: str) -> None:
+        # A PEM key makes kid optional; it does not make key-naming members harmless.
+        assert header_reason(signer, kid_required=False, kid=DELETE, **{member: "x"}) == INVALID
+
     @pytest.mark.parametrize("member", ["crit", "jku", "jwk"])
     def test_forbidden_member_even_null(self, signer: Signer, member: str) -> None:
         assert header_reason(signer, **{member: None}) == INVALID
