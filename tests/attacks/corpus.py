@@ -544,10 +544,17 @@ _CLAIMS: list[tuple[str, dict[str, Any], str]] = [
     ("azp-object", {"azp": {"origin": "{origin}"}}, R.TOKEN_INVALID_AUTHORIZED_PARTIES),
     ("azp-null", {"azp": None}, R.TOKEN_INVALID_AUTHORIZED_PARTIES),
     ("azp-prefix-match", {"azp": "{origin}.evil.example"}, R.TOKEN_INVALID_AUTHORIZED_PARTIES),
+    ("azp-other-origin", {"azp": "https://evil.example"}, R.TOKEN_INVALID_AUTHORIZED_PARTIES),
+    ("azp-empty", {"azp": ""}, R.TOKEN_INVALID_AUTHORIZED_PARTIES),
     ("iss-object", {"iss": {"url": "{iss}"}}, R.TOKEN_INVALID_ISSUER),
     ("iss-list", {"iss": ["{iss}"]}, R.TOKEN_INVALID_ISSUER),
     ("iss-null", {"iss": None}, R.TOKEN_INVALID_ISSUER),
     ("iss-trailing-slash", {"iss": "{iss}/"}, R.TOKEN_INVALID_ISSUER),
+    ("iss-other-instance", {"iss": "https://other.clerk.accounts.dev"}, R.TOKEN_INVALID_ISSUER),
+    # Replays and clock games.
+    ("exp-expired-replay", {"exp": Now(-100)}, R.TOKEN_EXPIRED),
+    ("nbf-in-the-future", {"nbf": Now(100)}, R.TOKEN_NOT_ACTIVE_YET),
+    ("iat-in-the-future", {"iat": Now(100), "exp": Now(200)}, R.TOKEN_IAT_IN_THE_FUTURE),
     # A JWT-template token signed by the instance key, living for ten years.
     ("lifetime-ten-years", {"exp": Now(315_360_000)}, FAILED),
 ]

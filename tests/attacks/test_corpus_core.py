@@ -11,7 +11,9 @@ import pytest
 
 from clerk_auth_core import (
     ClerkConfig,
+    ConfigurationError,
     KeySet,
+    Reason,
     TokenVerificationError,
     authenticate_with,
     parse_token,
@@ -119,7 +121,7 @@ def warm_provider(kit: Kit, config: ClerkConfig) -> Iterator[SyncKeyProvider]:
         yield provider
 
 
-@params()
+@params([c for c in CASES if c.http or c.cookie])
 def test_warm_provider(
     case: Case, kit: Kit, clerk: MockClerk, config: ClerkConfig, warm_provider: SyncKeyProvider
 ) -> None:
@@ -127,11 +129,44 @@ def test_warm_provider(
     refresh an unknown kid may cause; a bad signature causes none)."""
     token = case.build(kit)
     hits = clerk.jwks_hits
-    headers = [("cookie", f"__session={token}; __client_uat=1")] if case.cookie else []
+    headers = [("cookie", f"__session={token}; __client_uat=1")]
     if case.http:
         headers = [("authorization", f"Bearer {token}")]
-    if not headers:
-        pytest.skip("travels neither in a header nor a cookie")
     state = authenticate_with(warm_provider, headers, config=config, now=time.time())
     assert outcome(state) == case.reason
     assert clerk.jwks_hits - hits <= (1 if case.unknown_kid else 0)
+
+
+def test_floods_of_unknown_kids_and_forgeries_cost_at_most_one_fetch(
+    kit: Kit, clerk: MockClerk, config: ClerkConfig
+) -> None:
+    """key-rotation.md: a flood of made-up kids costs at most one forced refresh per
+    cooldown; a bad signature never causes a fetch."""
+    foreign = kit.rs256(kit.foreign)
+    with SyncKeyProvider(config) as provider:
+        warm = authenticate_with(
+            provider, [("authorization", kit.valid())], config=config, now=time.time()
+        )
+        assert warm.signed_in
+        hits = clerk.jwks_hits
+        for i in range(40):
+            unknown = kit.token(kit.header(kid=f"ins_flood{i}"), sign=foreign)
+            forged = kit.token(sign=foreign)
+            for token, reason in (
+                (unknown, Reason.JWK_KID_MISMATCH),
+                (forged, Reason.TOKEN_INVALID_SIGNATURE),
+            ):
+                state = authenticate_with(
+                    provider, [("authorization", token)], config=config, now=time.time()
+                )
+                assert state.reason == reason
+        assert clerk.jwks_hits - hits <= 1
+
+
+@pytest.mark.parametrize("algorithms", [("RS256", "HS256"), ("none",), ("HS256",), ()])
+def test_the_algorithm_allow_list_cannot_be_widened(
+    clerk: MockClerk, algorithms: tuple[str, ...]
+) -> None:
+    """spec §3.2: none and HMAC are never accepted, whatever a caller configures."""
+    with pytest.raises(ConfigurationError):
+        clerk.config(algorithms=algorithms)
