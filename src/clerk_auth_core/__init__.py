@@ -10,6 +10,9 @@ Verify one token from anywhere (a worker, another framework)::
     from clerk_auth_core import ClerkConfig, verify_token
     config = ClerkConfig.from_env()             # CLERK_JWT_KEY, CLERK_AUTHORIZED_PARTIES …
     claims = verify_token(token, config.static_keys, config, now=time.time())
+
+(``config.static_keys`` exists when ``CLERK_JWT_KEY`` is set; with a remote JWKS, get
+the key set from a provider in :mod:`clerk_auth_core.io`.)
 """
 
 from ._claims import Actor, SessionClaims, validate_claims

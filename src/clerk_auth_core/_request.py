@@ -87,6 +87,7 @@ def http_answer(error: ClerkAuthError, *, realm: str | None = None) -> HttpAnswe
         retry = error.retry_after if isinstance(error, KeyResolutionError) else 5
         headers.append(("Retry-After", str(max(1, int(retry)))))
     headers.append(("Cache-Control", "no-store"))
+    headers.append(("Content-Type", "application/json"))
     code = {401: "unauthorized", 403: "forbidden", 503: "service_unavailable"}.get(
         error.status, "server_error"
     )
@@ -177,22 +178,36 @@ class RequestState:
         """False only when the request carried no token at all."""
         return self.reason != Reason.SESSION_TOKEN_AND_UAT_MISSING
 
-    def answer(self, requirements: Requirements | None = None) -> HttpAnswer | None:
-        """The HTTP answer to send instead of running the route, or ``None`` to run it.
+    def refusal(
+        self, requirements: Requirements | None = None, *, optional: bool = False
+    ) -> ClerkAuthError | None:
+        """Why the route must not run (the error to answer with), or ``None`` to run it.
 
-        Runs the route for a preflight and for a signed-in session meeting the
-        ``requirements``; otherwise 401/403/503 as :func:`http_answer` decides.
+        The route runs for a preflight and for a signed-in session meeting the
+        ``requirements`` (else :class:`AuthorizationError`, 403). On an ``optional``
+        route it also runs signed out whenever the *client's* token is the problem
+        (any 401); a server-side failure (keys unavailable: 503, misconfiguration: 500)
+        is still answered, because the client's token may be perfectly good and a
+        signed-out page would silently hide that.
         """
         if self.is_preflight:
             return None
         if self.error is not None:
-            return http_answer(self.error)
+            return None if optional and self.error.status < 500 else self.error
         if requirements and self.claims is not None:
             try:
                 requirements.check(self.claims)
             except AuthorizationError as exc:
-                return http_answer(exc)
+                return exc
         return None
+
+    def answer(
+        self, requirements: Requirements | None = None, *, optional: bool = False
+    ) -> HttpAnswer | None:
+        """The HTTP answer to send instead of running the route, or ``None`` to run it
+        (see :meth:`refusal` for when; :func:`http_answer` for what)."""
+        error = self.refusal(requirements, optional=optional)
+        return None if error is None else http_answer(error)
 
     @classmethod
     def signed_out(cls, error: ClerkAuthError) -> RequestState:

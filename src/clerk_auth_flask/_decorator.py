@@ -9,7 +9,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from flask import g
 
-from clerk_auth_core import Requirements
+from clerk_auth_core import Requirements, http_answer
 
 from ._errors import ClerkAuthFailed
 from ._extension import authenticate
@@ -66,9 +66,9 @@ def require_auth(
 
     def check() -> None:
         state = authenticate(allow_pending)
-        answer = state.answer(requirements) if state.signed_in or not optional else None
-        if answer is not None:
-            raise ClerkAuthFailed(answer, state.error)
+        error = state.refusal(requirements, optional=optional)
+        if error is not None:
+            raise ClerkAuthFailed(http_answer(error), error)
         g.clerk_auth = state.claims
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:

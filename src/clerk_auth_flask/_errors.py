@@ -37,5 +37,4 @@ class ClerkAuthFailed(HTTPException):
             self.answer.body_bytes,
             status=self.answer.status,
             headers=list(self.answer.headers),
-            content_type="application/json",
         )

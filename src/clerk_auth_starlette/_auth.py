@@ -116,9 +116,7 @@ def get_auth(conn: HTTPConnection) -> SessionClaims | None:
 
 def answer_response(request: Request, answer: HttpAnswer, error: ClerkAuthError | None) -> Response:
     """The default ``on_error``: the core's status, headers and JSON body, as they are."""
-    return Response(
-        answer.body_bytes, answer.status, dict(answer.headers), media_type="application/json"
-    )
+    return Response(answer.body_bytes, answer.status, dict(answer.headers))
 
 
 class Authenticator:

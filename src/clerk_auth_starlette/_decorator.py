@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.websockets import WebSocket
 
-from clerk_auth_core import Requirements
+from clerk_auth_core import Requirements, http_answer
 
 from ._auth import AUTHENTICATOR_KEY, Authenticator, close_message
 
@@ -84,16 +84,17 @@ def require_auth(
             if auth is None:
                 raise RuntimeError("@require_auth needs ClerkAuthMiddleware on the app")
             state = await auth.authenticate(conn.scope, allow_pending)
-            answer = state.answer(requirements) if state.signed_in or not optional else None
-            if answer is None:
+            error = state.refusal(requirements, optional=optional)
+            if error is None:
                 if inspect.iscoroutinefunction(fn):
                     return await fn(*args, **kwargs)
                 return await run_in_threadpool(fn, *args, **kwargs)
+            answer = http_answer(error)
             if isinstance(conn, WebSocket):
                 await conn.send(close_message(answer))
                 return None
             request = conn if isinstance(conn, Request) else Request(conn.scope)
-            return await auth.error_response(request, answer, state.error)
+            return await auth.error_response(request, answer, error)
 
         return wrapper
 

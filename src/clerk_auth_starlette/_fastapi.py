@@ -28,6 +28,7 @@ from clerk_auth_core import (
     RequestState,
     Requirements,
     SessionClaims,
+    http_answer,
 )
 
 from ._auth import AUTHENTICATOR_KEY, Authenticator, answer_response
@@ -138,7 +139,7 @@ class ClerkDependency(SecurityBase):
 
     Refusals raise :class:`ClerkHTTPException` (a websocket: ``WebSocketException``
     1008, refusing the handshake). Optional dependencies answer ``None`` when signed
-    out, for any reason. A CORS preflight is never refused (the value is ``None``).
+    out because of the client's token (any 401); keys unavailable is still a 503. A CORS preflight is never refused (the value is ``None``).
     """
 
     def __init__(
@@ -159,15 +160,14 @@ class ClerkDependency(SecurityBase):
 
     async def __call__(self, conn: HTTPConnection) -> SessionClaims | None:
         state = await self.auth.authenticate(conn, self.allow_pending)
-        if self.optional and not state.signed_in:
-            return None
-        answer = state.answer(self.requirements)
-        if answer is None:
+        error = state.refusal(self.requirements, optional=self.optional)
+        if error is None:
             return state.claims
+        answer = http_answer(error)
         if conn.scope["type"] == "websocket":
             # Raised before accept: Starlette closes with 1008, refusing the handshake.
             raise WebSocketException(1008, str(answer.body.get("reason", "")))
-        raise ClerkHTTPException(answer, state.error)
+        raise ClerkHTTPException(answer, error)
 
 
 #: The default dependencies: the middleware's result when it is installed, otherwise

@@ -388,6 +388,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         "none",
         state="down-cold",
     ),
+    # An optional route still answers 503 when keys are unavailable: the client's
+    # token may be good, and a signed-out answer would hide the outage.
+    S("optional-keys-down", unavailable(fetches=1), path="/optional", state="down-cold"),
     S("keys-down-after-warm-up", ok(), state="down-warm"),
     S("unknown-kid-while-keys-down", unavailable(), "unknown-kid", state="down-warm"),
 )

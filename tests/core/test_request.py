@@ -569,3 +569,68 @@ class TestPrepareRequest:
         answer = state.answer()
         assert answer is not None
         assert answer.status == 500
+
+
+class TestRefusal:
+    """RequestState.refusal/answer: the one place that decides whether a route runs."""
+
+    @pytest.mark.parametrize(
+        ("error", "optional", "refused"),
+        [
+            pytest.param(TokenVerificationError(Reason.TOKEN_EXPIRED), False, True, id="401"),
+            pytest.param(
+                TokenVerificationError(Reason.TOKEN_EXPIRED), True, False, id="401-optional"
+            ),
+            pytest.param(
+                TokenVerificationError(Reason.SESSION_TOKEN_AND_UAT_MISSING),
+                True,
+                False,
+                id="no-token-optional",
+            ),
+            pytest.param(KeyResolutionError(), False, True, id="503"),
+            # A server-side failure is answered even on an optional route: the client's
+            # token may be good, and a signed-out page would hide the outage.
+            pytest.param(KeyResolutionError(), True, True, id="503-optional"),
+            pytest.param(
+                KeyResolutionError(Reason.SECRET_KEY_INVALID), True, True, id="500-optional"
+            ),
+        ],
+    )
+    def test_signed_out(self, error: ClerkAuthError, optional: bool, refused: bool) -> None:
+        state = RequestState.signed_out(error)
+        assert (state.refusal(optional=optional) is error) is refused
+        answer = state.answer(optional=optional)
+        assert (answer is not None) is refused
+        if answer is not None:
+            assert answer.status == error.status
+            assert answer.body["reason"] == error.reason
+
+    def test_preflight_is_never_refused(self) -> None:
+        state = RequestState(status="preflight")
+        assert state.refusal(Requirements.of(role="admin")) is None
+        assert state.answer() is None
+
+    def test_missing_role_is_an_authorization_error(
+        self, signer: Signer, keys: KeySet, config: ClerkConfig
+    ) -> None:
+        state = authenticate_request(bearer(signer.mint()), config=config, keys=keys, now=NOW)
+        assert state.signed_in
+        needs_admin = Requirements.of(role="org:admin")
+        for optional in (False, True):
+            error = state.refusal(needs_admin, optional=optional)
+            assert isinstance(error, AuthorizationError)
+            assert error.reason == Reason.INSUFFICIENT_SCOPE
+        assert state.refusal() is None
+        answer = state.answer(needs_admin)
+        assert answer is not None
+        assert answer.status == 403
+
+    def test_answers_are_json(self) -> None:
+        for error in (
+            TokenVerificationError(Reason.TOKEN_EXPIRED),
+            AuthorizationError(),
+            KeyResolutionError(),
+        ):
+            answer = http_answer(error)
+            assert header_dict(answer)["content-type"] == "application/json"
+            assert json.loads(answer.body_bytes) == answer.body

@@ -17,6 +17,7 @@ from flask import Flask, g, jsonify
 from flask.views import MethodView
 
 from clerk_auth_core import (
+    AuthorizationError,
     ClerkAuthError,
     ClerkConfig,
     ConfigurationError,
@@ -296,7 +297,8 @@ def test_custom_response_with_on_error(
     assert (response.status_code, response.json) == (403, {"nope": "insufficient-scope"})
     assert calls[0][1] is not None
     assert calls[0][1].reason == "session-token-and-uat-missing"
-    assert calls[1][1] is None
+    assert isinstance(calls[1][1], AuthorizationError)
+    assert calls[1][1].reason == "insufficient-scope"
 
 
 def test_a_token_is_never_logged(

@@ -51,7 +51,7 @@ def _app(config: ClerkConfig, source: Any) -> Callable[..., Iterable[bytes]]:
         if state.is_preflight:
             start_response("200 OK", [*cors, ("Access-Control-Allow-Headers", "authorization")])
             return [b""]
-        answer = state.answer(requirements) if state.signed_in or not optional else None
+        answer = state.answer(requirements, optional=optional)
         if answer is not None:
             status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
             start_response(status, [*answer.headers, ("Content-Type", "application/json"), *cors])
