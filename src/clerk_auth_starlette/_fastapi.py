@@ -139,7 +139,8 @@ class ClerkDependency(SecurityBase):
 
     Refusals raise :class:`ClerkHTTPException` (a websocket: ``WebSocketException``
     1008, refusing the handshake). Optional dependencies answer ``None`` when signed
-    out because of the client's token (any 401); keys unavailable is still a 503. A CORS preflight is never refused (the value is ``None``).
+    out because of the client's token (any 401); keys unavailable is still a 503.
+    A CORS preflight is never refused (the value is ``None``).
     """
 
     def __init__(
