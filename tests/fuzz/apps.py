@@ -1,0 +1,135 @@
+"""The conformance drivers' small API, in process, behind one ``send`` function per
+adapter: Flask's test client (testing mode), Starlette and FastAPI through
+``httpx.ASGITransport`` on an event loop of their own with the lifespan run, and the
+bare core (``authenticate_with`` + ``RequestState.answer``). An exception in an app
+propagates (it fails the test) instead of becoming a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from clerk_auth_core import ClerkConfig, authenticate_with
+from clerk_auth_core.io import key_provider
+from conformance.drivers import load
+
+__all__ = ["ADAPTERS", "Answer", "AsgiApp", "Send", "open_app"]
+
+#: (status, headers, body) of one request.
+Answer = tuple[int, list[tuple[str, str]], bytes]
+#: ``send(path, headers)``; header values are ``str`` (Latin-1 on the wire).
+Send = Callable[[str, list[tuple[str, str]]], Answer]
+
+ADAPTERS = ("core", "flask", "starlette", "fastapi")
+
+
+class AsgiApp:
+    """An ASGI app on an event loop of its own: lifespan startup before the first
+    request, shutdown on :meth:`stop`; requests through ``httpx.ASGITransport``
+    (which re-raises an app exception rather than answering 500)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        )
+        self._to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._lifespan: asyncio.Future[None] | None = None
+
+    def _run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def start(self) -> None:
+        async def startup() -> None:
+            scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+            self._lifespan = asyncio.ensure_future(
+                self.app(scope, self._to_app.get, self._from_app.put)
+            )
+            await self._to_app.put({"type": "lifespan.startup"})
+            message = await asyncio.wait_for(self._from_app.get(), 10)
+            assert message["type"] == "lifespan.startup.complete", message
+
+        self._run(startup())
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            await self._to_app.put({"type": "lifespan.shutdown"})
+            message = await asyncio.wait_for(self._from_app.get(), 10)
+            assert message["type"] == "lifespan.shutdown.complete", message
+            assert self._lifespan is not None
+            await self._lifespan
+            await self.client.aclose()
+
+        try:
+            self._run(shutdown())
+        finally:
+            self.loop.close()
+
+    def get(self, path: str, headers: list[tuple[str, bytes]]) -> httpx.Response:
+        return self._run(self.client.get(path, headers=headers))  # type: ignore[no-any-return]
+
+
+@contextmanager
+def _core(config: ClerkConfig) -> Iterator[Send]:
+    source = key_provider(config)
+
+    def send(path: str, headers: list[tuple[str, str]]) -> Answer:
+        state = authenticate_with(source, headers, config=config, now=time.time())
+        answer = state.answer()
+        if answer is None:
+            user = None if state.claims is None else state.claims.user_id
+            return 200, [], json.dumps({"user_id": user}).encode()
+        return answer.status, list(answer.headers), answer.body_bytes
+
+    try:
+        yield send
+    finally:
+        getattr(source, "close", lambda: None)()
+
+
+@contextmanager
+def _flask(config: ClerkConfig) -> Iterator[Send]:
+    pytest.importorskip("flask")
+    app = load("flask").make_app(config)
+    app.testing = True  # an exception in a view propagates instead of becoming a 500
+    client = app.test_client(use_cookies=False)  # send our Cookie header as it is
+
+    def send(path: str, headers: list[tuple[str, str]]) -> Answer:
+        response = client.get(path, headers=headers)
+        return response.status_code, list(response.headers.items()), response.get_data()
+
+    yield send
+
+
+@contextmanager
+def _asgi(name: str, config: ClerkConfig) -> Iterator[Send]:
+    pytest.importorskip(name)
+    app = AsgiApp(load(name).make_app(config))
+    app.start()
+
+    def send(path: str, headers: list[tuple[str, str]]) -> Answer:
+        response = app.get(path, [(n, v.encode("latin-1")) for n, v in headers])
+        return response.status_code, list(response.headers.items()), response.content
+
+    try:
+        yield send
+    finally:
+        app.stop()
+
+
+def open_app(adapter: str, config: ClerkConfig) -> Any:
+    """A context manager yielding ``send`` for ``adapter`` (one of :data:`ADAPTERS`)."""
+    if adapter == "core":
+        return _core(config)
+    if adapter == "flask":
+        return _flask(config)
+    return _asgi(adapter, config)
