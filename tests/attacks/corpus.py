@@ -469,6 +469,16 @@ case("overlong-utf8-payload", "json", INVALID, True,
      _raw(payload=lambda k: k.claims_json().encode() + b',"x":"\xc0\xaf"}'))  # fmt: skip
 case("lone-surrogate-in-sub", "json", INVALID, True,
      _raw(payload=lambda k: k.claims_json(sub=REMOVE) + ',"sub":"user_\\ud800"}'))  # fmt: skip
+case("lone-surrogate-in-name", "json", INVALID, True,
+     _raw(payload=lambda k: k.claims_json() + ',"\\udc00x":1}'))  # fmt: skip
+case("lone-surrogate-in-header", "json", INVALID, True,
+     _raw(header=lambda k: k.header_json() + ',"x":"\\ud83d"}'))  # fmt: skip
+case("exp-leading-zero", "json", INVALID, True,
+     _raw(payload=lambda k: k.claims_json(exp=REMOVE) + ',"exp":01}'))  # fmt: skip
+case("exp-plus-sign", "json", INVALID, True,
+     _raw(payload=lambda k: k.claims_json(exp=REMOVE) + ',"exp":+1}'))  # fmt: skip
+case("exp-hex", "json", INVALID, True,
+     _raw(payload=lambda k: k.claims_json(exp=REMOVE) + ',"exp":0x7fffffff}'))  # fmt: skip
 case("nesting-17-deep", "json", INVALID, True,
      _raw(payload=lambda k: k.claims_json() + ',"x":' + "[" * 17 + "]" * 17 + "}"))  # fmt: skip
 case("nesting-2000-deep", "json", INVALID, True,

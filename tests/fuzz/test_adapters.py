@@ -49,7 +49,9 @@ def check_answer(answer: Answer, req: Req, world: World, logs: str) -> None:
         if req.path == "/admin":
             assert user == "user_admin"
     else:
-        assert req.path != "/optional", "an optional route refused"
+        # An optional route runs signed out for any token problem; only a server-side
+        # failure (keys unavailable, a refused secret key) may stop it.
+        assert req.path != "/optional" or status >= 500, "an optional route refused"
         assert set(data) == {"error", "reason", "message"}
         assert data["reason"] in REASONS
         assert REASONS[data["reason"]].status == status
