@@ -22,6 +22,7 @@ Throughput is printed and written, with the rest, to a JSON summary (in
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import os
@@ -141,8 +142,6 @@ class Plan:
 
 
 def _b64decode(segment: str) -> bytes:
-    import base64
-
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
