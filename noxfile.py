@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from pathlib import Path
 
 import nox
@@ -16,7 +17,7 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "minimums", "servers", "lint", "typecheck", "docs"]
 # Skipping absent interpreters is the norm locally; CI (CI=true) must run them all.
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 
@@ -44,6 +45,20 @@ TEST_DEPS = [
     "websockets>=12",
     "trio>=0.25",
     "mkdocs>=1.6",
+    "gunicorn>=22",
+]
+
+#: Real servers under fault and load: run once, on the newest Python (``servers``).
+SERVER_SUITES = ["tests/servers", "tests/load"]
+#: What the oldest supported versions must pass: the unit and conformance suites.
+UNIT_AND_CONFORMANCE = [
+    "tests/core",
+    "tests/io",
+    "tests/testing",
+    "tests/conformance",
+    "tests/flask",
+    "tests/starlette",
+    "tests/fastapi",
 ]
 
 
@@ -54,7 +69,62 @@ def tests(session: nox.Session) -> None:
     if session.python == PYTHONS[-1]:
         # The real-browser test (Debian's chromium, driven by Playwright): newest Python only.
         session.install("playwright>=1.45")
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+    ignore = [f"--ignore={suite}" for suite in SERVER_SUITES]
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *ignore, *session.posargs)
+
+
+def _lower_bounds() -> list[str]:
+    """``name==floor`` for every ``>=`` floor we declare (dependencies and extras),
+    plus the floors of what those pull in that our floors would otherwise not hold."""
+    text = Path("pyproject.toml").read_text()
+    project = text.split("[project]", 1)[1].split("[project.scripts]", 1)[0]
+    pins = dict(re.findall(r'"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?>=([0-9][0-9.]*)', project))
+    # Flask's floor needs the Werkzeug of its day (Werkzeug 3 dropped what Flask 2.3.0 used).
+    pins.setdefault("werkzeug", "2.3.0")
+    return [f"{name}=={version}" for name, version in sorted(pins.items())]
+
+
+@nox.session(python=PYTHONS)
+def minimums(session: nox.Session) -> None:
+    """The unit and conformance suites with the OLDEST versions we claim to support."""
+    constraints = Path(session.create_tmp()) / "minimums.txt"
+    constraints.write_text("\n".join(_lower_bounds()) + "\n")
+    session.install("-c", str(constraints), "-e", ".[flask,starlette,fastapi]", *TEST_DEPS)
+    session.run("pip", "freeze", silent=False)
+    session.run(
+        "pytest", "-q", "-p", "no:cacheprovider", *(session.posargs or UNIT_AND_CONFORMANCE)
+    )
+
+
+@nox.session(python=PYTHONS[-1])
+def servers(session: nox.Session) -> None:
+    """Fault and load tests against gunicorn (Flask) and uvicorn (Starlette), short form."""
+    session.install("-e", ".[flask,starlette]", *TEST_DEPS)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *SERVER_SUITES, *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1], default=False)
+def load(session: nox.Session) -> None:
+    """The long form of the server suites (~9 min): every fault, a 20 s outage, 8
+    rotations, 50,000 requests per server; JSON summaries in the session's tmp dir."""
+    session.install("-e", ".[flask,starlette]", *TEST_DEPS)
+    session.run(
+        "pytest",
+        "-q",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+        *SERVER_SUITES,
+        *session.posargs,
+        env={"CLERK_AUTH_LONG": "1", "CLERK_AUTH_LOAD_DIR": f"{session.create_tmp()}/load"},
+    )
+
+
+@nox.session(python=PYTHONS[-1], default=False)
+def fuzz(session: nox.Session) -> None:
+    """A longer coverage-guided atheris run of the token gate and cookie parser."""
+    session.install("-e", ".", "atheris>=2.3")
+    session.run("python", "tests/fuzz/atheris_gate.py", *(session.posargs or ["--runs", "500000"]))
 
 
 @nox.session(python=PYTHONS[-1])

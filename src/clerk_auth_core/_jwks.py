@@ -238,6 +238,12 @@ class JwksCache:
             return self._wait()
         if now < self._backoff_until:
             self._counts["suppressed_by_backoff"] += 1
+        elif now >= self._fetched_at + self._fresh_for * self._policy.refresh_ahead:
+            # The set is due for its refresh anyway (a known kid would start it now), so
+            # the cooldown costs nothing here: fetch, and let this caller wait for it.
+            # Without this, after a failed refresh and a rotation, traffic carrying only
+            # the new kid would be refused until the cooldown ran out.
+            return StartFetch(self._issue("refresh", now))
         elif (
             self._last_fetch_at is not None
             and now - self._last_fetch_at < self._policy.unknown_kid_cooldown

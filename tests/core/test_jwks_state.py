@@ -248,6 +248,28 @@ class TestUnknownKid:
         assert isinstance(cache.lookup(NEW, 33.0), Reject)
         assert isinstance(cache.lookup(NEW, 61.0), StartFetch)
 
+    def test_unknown_kid_starts_a_due_refresh_despite_the_cooldown(
+        self, one: bytes, signer: Signer, other_signer: Signer
+    ) -> None:
+        # The set is past its refresh point (240 s of 300), its refresh failed, the key
+        # rotated meanwhile and the endpoint is back: once the 1 s backoff is over, a
+        # token with the new kid starts the due refresh instead of waiting out the 30 s
+        # cooldown (a known kid would have started it anyway, so no flood budget is spent).
+        cache = make_cache()
+        warm(cache, one, 0.0)
+        fail(cache, start(cache, 250.0, OLD), at=250.0)
+        assert isinstance(cache.lookup(NEW, 250.5), Reject)  # still backing off
+        ticket = start(cache, 252.0, NEW)
+        answer(cache, ticket, jwks_body((signer, OLD), (other_signer, NEW)), at=252.0)
+        assert NEW in keys_of(cache.lookup(NEW, 252.1)).kids
+
+    def test_unknown_kid_on_a_fresh_set_still_waits_for_the_cooldown(self, one: bytes) -> None:
+        cache = make_cache()
+        warm(cache, one, 0.0)
+        assert isinstance(cache.lookup(NEW, 100.0), StartFetch)  # cooldown over
+        cache.forget_in_flight()
+        assert isinstance(cache.lookup(NEW, 110.0), UseKeys)  # not due, cooling down
+
 
 # -- freshness, refresh-ahead, stale-while-revalidate ------------------------------------
 

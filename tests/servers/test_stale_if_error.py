@@ -94,15 +94,6 @@ def test_valid_tokens_stay_accepted_while_the_endpoint_fails(clerk: MockClerk, k
     print(f"\n{kind}: {outage_hits} JWKS fetches over {len(FAULTS)} faulty rounds")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: after an outage, a token with an unknown (freshly rotated) kid is held "
-    "by the 30 s unknown-kid cooldown, counted from the last *failed* fetch, although "
-    "the set is stale, the backoff is over and a refresh is due anyway: 503 with "
-    "Retry-After ~30 s for up to 30 s after the endpoint is back (_jwks.py _unknown_kid "
-    "never starts the due refresh).",
-)
 def test_new_kid_tokens_recover_after_the_backoff_not_the_cooldown(clerk: MockClerk) -> None:
     # uvicorn: one process, one key cache, so every step below reaches it.
     with serve("starlette-uvicorn", clerk, policy=POLICY, warm_up=True) as server:
