@@ -21,8 +21,8 @@ class ClerkAuthFailed(HTTPException):
     ``@app.errorhandler(ClerkAuthFailed)`` or ``ClerkAuth(on_error=...)``.
 
     :ivar answer: the core's answer.
-    :ivar error: why the request is signed out (``None`` for a 403: signed in, but a
-        requirement is not met; ``answer.body["reason"]`` names it either way).
+    :ivar error: why the request was refused (an ``AuthorizationError`` for a 403:
+        signed in, but a requirement is not met).
     """
 
     def __init__(self, answer: HttpAnswer, error: ClerkAuthError | None = None) -> None:

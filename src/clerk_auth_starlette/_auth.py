@@ -51,7 +51,7 @@ AUTHENTICATOR_KEY = "clerk_auth.authenticator"
 _CACHE_KEY = "clerk_auth.states"
 
 #: ``on_error(request, answer, error)``: the response to send instead of the core's JSON
-#: (``error`` is ``None`` for a 403: signed in, but lacking a role/permission).
+#: (``error`` is the refusal: an ``AuthorizationError`` for a 403).
 ErrorHandler = Callable[
     [Request, HttpAnswer, "ClerkAuthError | None"], "Response | Awaitable[Response]"
 ]
