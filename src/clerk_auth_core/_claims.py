@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from ._cache import remember
 from ._errors import Reason, TokenVerificationError
 
 if TYPE_CHECKING:
     from ._config import ClerkConfig
 
-__all__ = ["Actor", "SessionClaims", "validate_claims"]
+__all__ = ["Actor", "SessionClaims", "decode_claims", "validate_claims"]
 
 #: Time claims beyond 2^53 are absurd (and lose precision as doubles).
 MAX_TIME: Final = 2**53
@@ -57,8 +58,9 @@ def validate_claims(payload: Mapping[str, Any], config: ClerkConfig, now: float)
     """
     failed = Reason.TOKEN_VERIFICATION_FAILED
     skew = config.clock_skew
+    get = payload.get
     # sub: a non-empty string; mch_ marks an M2M token (spec §6).
-    sub = payload.get("sub")
+    sub = get("sub")
     if not isinstance(sub, str) or not sub:
         raise TokenVerificationError(failed, "The 'sub' claim is missing.")
     if sub.startswith("mch_"):
@@ -70,28 +72,38 @@ def validate_claims(payload: Mapping[str, Any], config: ClerkConfig, now: float)
         if not any(isinstance(a, str) and a in config.audience for a in auds):
             raise TokenVerificationError(failed, "The 'aud' claim does not match.")
     # azp (§3.6): with a non-empty list, present, a string and exactly one entry.
-    if config.authorized_parties:
-        azp = payload.get("azp")
-        if not isinstance(azp, str) or azp not in config.authorized_parties:
+    parties = config.authorized_parties
+    if parties:
+        azp = get("azp")
+        if not isinstance(azp, str) or azp not in parties:
             raise TokenVerificationError(Reason.TOKEN_INVALID_AUTHORIZED_PARTIES)
+    # The time claims. A plain int in range (what Clerk issues) needs no further look;
+    # anything else (absent, a float, a bool, null …) goes to _time_claim, which decides
+    # exactly as for every claim (type(True) is bool, not int).
     # exp: required; expired when exp <= now - skew (RFC 7519 §4.1.4, Clerk's bound).
-    exp = _time_claim(payload, "exp")
-    if exp is None:
-        raise TokenVerificationError(failed, "The 'exp' claim is missing.")
+    exp = get("exp")
+    if type(exp) is not int or not -MAX_TIME <= exp <= MAX_TIME:
+        exp = _time_claim(payload, "exp")
+        if exp is None:
+            raise TokenVerificationError(failed, "The 'exp' claim is missing.")
     if exp <= now - skew:
         raise TokenVerificationError(Reason.TOKEN_EXPIRED)
     # nbf: optional; not active while nbf > now + skew (RFC 7519 §4.1.5).
-    nbf = _time_claim(payload, "nbf")
+    nbf = get("nbf")
+    if type(nbf) is not int or not -MAX_TIME <= nbf <= MAX_TIME:
+        nbf = _time_claim(payload, "nbf")
     if nbf is not None and nbf > now + skew:
         raise TokenVerificationError(Reason.TOKEN_NOT_ACTIVE_YET)
     # iat: required by us (every Clerk session token has it); not in the future.
-    iat = _time_claim(payload, "iat")
-    if iat is None:
-        raise TokenVerificationError(failed, "The 'iat' claim is missing.")
+    iat = get("iat")
+    if type(iat) is not int or not -MAX_TIME <= iat <= MAX_TIME:
+        iat = _time_claim(payload, "iat")
+        if iat is None:
+            raise TokenVerificationError(failed, "The 'iat' claim is missing.")
     if iat > now + skew:
         raise TokenVerificationError(Reason.TOKEN_IAT_IN_THE_FUTURE)
     # sid: required by us; a session token always names its session.
-    sid = payload.get("sid")
+    sid = get("sid")
     if not isinstance(sid, str) or not sid:
         raise TokenVerificationError(failed, "The 'sid' claim is missing.")
     # Lifetime cap: JWT-template tokens share the instance key but may live for years.
@@ -99,7 +111,7 @@ def validate_claims(payload: Mapping[str, Any], config: ClerkConfig, now: float)
         raise TokenVerificationError(failed, "The token lives longer than allowed.")
     # iss (ours): exact match whenever the issuer is known.
     issuer = config.expected_issuer
-    if issuer is not None and payload.get("iss") != issuer:
+    if issuer is not None and get("iss") != issuer:
         raise TokenVerificationError(Reason.TOKEN_INVALID_ISSUER)
 
 
@@ -175,7 +187,9 @@ def _v2_org_permissions(org: Mapping[str, Any], fea: list[str]) -> tuple[str, ..
     return tuple(dict.fromkeys(out))
 
 
-@attrs.frozen(kw_only=True)
+# Not slotted: the verifier builds instances with one assignment of the whole instance
+# dict (_decode), a third of what 19 frozen slot assignments cost on every request.
+@attrs.frozen(kw_only=True, slots=False)
 class SessionClaims:
     """A verified Clerk session, decoded identically from v1 and v2 tokens."""
 
@@ -222,57 +236,9 @@ class SessionClaims:
 
         :raises TokenVerificationError: ``token-invalid`` for a malformed ``fea``/``pla``.
         """
-        version = 2 if payload.get("v") == 2 else 1
-        org_id = org_slug = org_role = None
-        permissions: tuple[str, ...] = ()
-        features: tuple[str, ...] = ()
-        plans: tuple[str, ...] = ()
-        if version == 2:
-            fea = _comma_list(payload.get("fea"))
-            features = _scoped(fea)
-            plans = _scoped(_comma_list(payload.get("pla")))
-            org = payload.get("o")
-            if isinstance(org, dict):
-                org_id = _str_or_none(org.get("id"))
-                org_slug = _str_or_none(org.get("slg"))
-                rol = _str_or_none(org.get("rol"))
-                org_role = None if rol is None else rol if rol.startswith("org:") else f"org:{rol}"
-                permissions = _v2_org_permissions(org, fea)
-        else:
-            org_id = _str_or_none(payload.get("org_id"))
-            org_slug = _str_or_none(payload.get("org_slug"))
-            org_role = _str_or_none(payload.get("org_role"))
-            perms = payload.get("org_permissions")
-            if isinstance(perms, list):
-                permissions = tuple(p for p in perms if isinstance(p, str))
-        fva = payload.get("fva")
-        fva_pair = (
-            (fva[0], fva[1])
-            if isinstance(fva, list)
-            and len(fva) == 2
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in fva)
-            else None
-        )
-        return cls(
-            user_id=payload["sub"],
-            session_id=payload["sid"],
-            issuer=_str_or_none(payload.get("iss")),
-            authorized_party=_str_or_none(payload.get("azp")),
-            expires_at=payload["exp"],
-            issued_at=payload["iat"],
-            not_before=payload.get("nbf"),
-            session_status=_str_or_none(payload.get("sts")),
-            actor=Actor.from_claim(payload.get("act")),
-            factor_verification_age=fva_pair,
-            org_id=org_id,
-            org_slug=org_slug,
-            org_role=org_role,
-            org_permissions=permissions,
-            features=features,
-            plans=plans,
-            version=version,
-            raw=dict(payload),
-        )
+        if cls is SessionClaims:
+            return decode_claims(payload, dict(payload))
+        return _decode(cls, payload, dict(payload))
 
     def has(
         self,
@@ -312,3 +278,140 @@ def _scoped_match(held: tuple[str, ...], wanted: list[str]) -> bool:
         elif any(h.partition(":")[2] == want for h in held):
             return True
     return False
+
+
+# Decoding a v2 organisation is a pure function of four short strings that every member
+# with the same role, permissions, features and plans shares, so it is remembered
+# (bounded; see _cache for why the dict needs no lock).
+_V2_ENTRIES: Final = 256
+_v2_memo: dict[
+    tuple[Any, Any, Any, Any, bool],
+    tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None,
+] = {}
+_MALFORMED: Final = "A feature or plan entry is malformed."
+
+
+def _v2_derived(
+    payload: Mapping[str, Any], org: Any
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``(features, plans, org permissions)`` of a v2 payload (spec §2).
+
+    :raises TokenVerificationError: ``token-invalid`` for a malformed ``fea``/``pla``.
+    """
+    is_org = isinstance(org, dict)
+    key = (
+        payload.get("fea"),
+        payload.get("pla"),
+        org.get("per") if is_org else None,
+        org.get("fpm") if is_org else None,
+        is_org,
+    )
+    # Equal JSON values give equal results: strings decode alike, and every non-string
+    # (1, 1.0, true …) counts as an empty list. Unhashable values are not remembered.
+    try:
+        known = _v2_memo.get(key, _UNKNOWN)
+    except TypeError:
+        known = _UNHASHABLE
+    if known is None:
+        raise TokenVerificationError(Reason.TOKEN_INVALID, _MALFORMED)
+    if known is not _UNKNOWN and known is not _UNHASHABLE:
+        result: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] = known
+        return result
+    try:
+        fea = _comma_list(key[0])
+        derived = (
+            _scoped(fea),
+            _scoped(_comma_list(key[1])),
+            _v2_org_permissions(org, fea) if is_org else (),
+        )
+    except TokenVerificationError:
+        if known is _UNKNOWN:
+            remember(_v2_memo, key, None, _V2_ENTRIES)
+        raise
+    if known is _UNKNOWN:
+        remember(_v2_memo, key, derived, _V2_ENTRIES)
+    return derived
+
+
+_UNKNOWN: Final[Any] = object()
+_UNHASHABLE: Final[Any] = object()
+
+
+def decode_claims(payload: Mapping[str, Any], raw: Mapping[str, Any]) -> SessionClaims:
+    """:meth:`SessionClaims.from_payload` with ``raw`` given: the verifier hands over a
+    payload it parsed itself and nobody else holds, instead of a copy."""
+    return _decode(SessionClaims, payload, raw)
+
+
+def _decode(
+    cls: type[SessionClaims], payload: Mapping[str, Any], raw: Mapping[str, Any]
+) -> SessionClaims:
+    """:meth:`SessionClaims.from_payload` for ``cls``, with ``raw`` given."""
+    get = payload.get
+    org_id = org_slug = org_role = None
+    permissions: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    plans: tuple[str, ...] = ()
+    version = 2 if get("v") == 2 else 1
+    if version == 2:
+        org = get("o")
+        features, plans, permissions = _v2_derived(payload, org)
+        if isinstance(org, dict):
+            org_id = org.get("id")
+            org_slug = org.get("slg")
+            rol = org.get("rol")
+            org_role = (
+                (rol if rol.startswith("org:") else f"org:{rol}") if isinstance(rol, str) else None
+            )
+    else:
+        org_id = get("org_id")
+        org_slug = get("org_slug")
+        org_role = get("org_role")
+        if not isinstance(org_role, str):
+            org_role = None
+        perms = get("org_permissions")
+        if isinstance(perms, list):
+            permissions = tuple(p for p in perms if isinstance(p, str))
+    fva = get("fva")
+    fva_pair = None
+    if (
+        isinstance(fva, list)
+        and len(fva) == 2
+        and isinstance(fva[0], int)
+        and not isinstance(fva[0], bool)
+        and isinstance(fva[1], int)
+        and not isinstance(fva[1], bool)
+    ):
+        fva_pair = (fva[0], fva[1])
+    iss, azp, sts, act = get("iss"), get("azp"), get("sts"), get("act")
+    fields = {
+        "user_id": payload["sub"],
+        "session_id": payload["sid"],
+        "issuer": iss if isinstance(iss, str) else None,
+        "authorized_party": azp if isinstance(azp, str) else None,
+        "expires_at": payload["exp"],
+        "issued_at": payload["iat"],
+        "not_before": get("nbf"),
+        "session_status": sts if isinstance(sts, str) else None,
+        "actor": None if act is None else Actor.from_claim(act),
+        "factor_verification_age": fva_pair,
+        "org_id": org_id if isinstance(org_id, str) else None,
+        "org_slug": org_slug if isinstance(org_slug, str) else None,
+        "org_role": org_role,
+        "org_permissions": permissions,
+        "features": features,
+        "plans": plans,
+        "version": version,
+        "raw": raw,
+    }
+    if cls is not SessionClaims:
+        return cls(**fields)
+    # Exactly what the attrs __init__ would store (SessionClaims has no validators or
+    # converters, and a test holds the two ways equal), in one step.
+    claims = _new(SessionClaims)
+    _set_dict(claims, "__dict__", fields)
+    return claims
+
+
+_new = object.__new__
+_set_dict = object.__setattr__

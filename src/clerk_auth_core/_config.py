@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._cache import TokenCache
 from ._errors import ConfigurationError
 from ._keys import KeySet
 
@@ -45,6 +46,14 @@ def _finite_non_negative(name: str, env: str | None = None) -> Any:
             raise ConfigurationError(f"{label} must be a number, not {type(value).__name__}.")
         if not math.isfinite(value) or value < 0:
             raise ConfigurationError(f"{label} must be a finite number >= 0.")
+
+    return check
+
+
+def _non_negative_int(name: str) -> Any:
+    def check(_inst: object, _attr: attrs.Attribute[Any], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigurationError(f"{name} must be an integer >= 0.")
 
     return check
 
@@ -240,10 +249,38 @@ class ClerkConfig:
     algorithms: tuple[str, ...] = attrs.field(default=("RS256",), converter=_to_str_tuple)
     #: Key cache behaviour for remote JWKS.
     jwks: JwksPolicy = attrs.field(factory=JwksPolicy)
+    #: Most verified tokens remembered, so a token sent again costs no signature check
+    #: (its key and time claims are re-checked on every use); 0 disables the cache.
+    token_cache_size: int = attrs.field(
+        default=10_000, validator=_non_negative_int("token_cache_size")
+    )
     _static_keys: KeySet | None = attrs.field(default=None, init=False, repr=False, eq=False)
+    # Derived once at construction: both are read on every request.
+    _expected_issuer: str | None = attrs.field(default=None, init=False, repr=False, eq=False)
+    _cookie_suffix: str | None = attrs.field(default=None, init=False, repr=False, eq=False)
+    #: What this configuration has already verified or refused (``token_cache_size``).
+    token_cache: TokenCache = attrs.field(
+        factory=lambda: TokenCache(0), init=False, repr=False, eq=False
+    )
 
     def __attrs_post_init__(self) -> None:
         self._validate()
+        issuer = self.issuer
+        if issuer is None and self.publishable_key is not None:
+            issuer = f"https://{frontend_api_from_publishable_key(self.publishable_key)}"
+        object.__setattr__(self, "_expected_issuer", issuer)
+        suffix = None
+        if self.publishable_key is not None:
+            digest = hashlib.sha1(self.publishable_key.encode(), usedforsecurity=False).digest()
+            suffix = base64.urlsafe_b64encode(digest).decode()[:8]
+        object.__setattr__(self, "_cookie_suffix", suffix)
+        cache = TokenCache(
+            self.token_cache_size,
+            max_size=self.max_token_size,
+            algorithms=self.algorithms,
+            kid_required=self._static_keys is None,
+        )
+        object.__setattr__(self, "token_cache", cache)
         if not self.authorized_parties:
             logger.warning(
                 "clerk-auth: no authorized parties are configured, so the token's azp "
@@ -302,10 +339,7 @@ class ClerkConfig:
     @property
     def expected_issuer(self) -> str | None:
         """The issuer tokens must carry: configured, else derived from the publishable key."""
-        if self.issuer is not None:
-            return self.issuer
-        host = self.frontend_api
-        return f"https://{host}" if host else None
+        return self._expected_issuer
 
     @property
     def static_keys(self) -> KeySet | None:
@@ -342,10 +376,7 @@ class ClerkConfig:
     def session_cookie_suffix(self) -> str | None:
         """The ``__session_<suffix>`` suffix: first 8 chars of url-safe base64 of
         SHA-1(publishable key) (spec §1), or ``None`` without a publishable key."""
-        if self.publishable_key is None:
-            return None
-        digest = hashlib.sha1(self.publishable_key.encode(), usedforsecurity=False).digest()
-        return base64.urlsafe_b64encode(digest).decode()[:8]
+        return self._cookie_suffix
 
     @property
     def key_source_id(self) -> tuple[str | None, str | None, str | None]:

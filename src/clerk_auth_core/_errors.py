@@ -29,6 +29,7 @@ __all__ = [
     "Reason",
     "ReasonInfo",
     "TokenVerificationError",
+    "refusal",
 ]
 
 
@@ -220,3 +221,29 @@ class AuthorizationError(ClerkAuthError):
     HTTP 403 with ``error="insufficient_scope"``."""
 
     default_reason = Reason.INSUFFICIENT_SCOPE
+
+
+# Everything TokenVerificationError(reason) stores, by reason: refusal() builds the same
+# exception without running __init__ (a Python call, four attribute stores and a
+# super() call), for the paths that refuse garbage at a high rate.
+_REFUSALS: Final = {
+    reason: {
+        "reason": reason,
+        "message": info.message,
+        "status": info.status,
+        "bearer_error": info.bearer_error,
+    }
+    for reason, info in REASONS.items()
+}
+_new_error = TokenVerificationError.__new__
+
+
+def refusal(reason: str) -> TokenVerificationError:
+    """``TokenVerificationError(reason)``, built faster: the same type, attributes and
+    ``args`` (a test holds the two equal for every reason)."""
+    state = _REFUSALS.get(reason)
+    if state is None:
+        return TokenVerificationError(reason)
+    error = _new_error(TokenVerificationError, state["message"])
+    error.__dict__.update(state)
+    return error

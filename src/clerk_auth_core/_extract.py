@@ -9,14 +9,21 @@ if that token then fails.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
 from ._errors import Reason, TokenVerificationError
 from ._tokens import is_machine_token
 
-__all__ = ["ExtractedToken", "HeadersInput", "extract_token", "get_header", "parse_cookies"]
+__all__ = [
+    "REQUEST_HEADERS",
+    "ExtractedToken",
+    "HeadersInput",
+    "extract_token",
+    "get_header",
+    "parse_cookies",
+]
 
 #: Headers as a mapping or as (name, value) pairs, str or bytes.
 HeadersInput: TypeAlias = (
@@ -40,11 +47,27 @@ def _text(value: str | bytes) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
+#: The request headers the core ever reads (spec §1): the token, the cookies, and what
+#: marks a CORS preflight. An adapter may pass just these.
+REQUEST_HEADERS: Final = ("authorization", "cookie", "access-control-request-method")
+
+
 def get_header(headers: HeadersInput, name: str) -> list[str]:
     """All values of header ``name`` (case-insensitive), in order."""
     name = name.lower()
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return [_text(v) for k, v in items if _text(k).lower() == name]
+    # Compare names in their own type (str, or bytes as ASGI gives them): no decoding
+    # of every header of the request, only of the values asked for.
+    names = (name, name.encode("latin-1"))
+    # A list (ASGI) or a dict needs no isinstance(…, Mapping), an ABC check that costs
+    # more than the whole scan.
+    kind = type(headers)
+    if kind is dict:
+        items: Any = headers.items()  # type: ignore[union-attr]
+    elif kind is list or kind is tuple:
+        items = headers
+    else:
+        items = headers.items() if isinstance(headers, Mapping) else headers
+    return [_text(v) for k, v in items if k.lower() in names]
 
 
 def parse_cookies(header_values: Iterable[str]) -> dict[str, str]:
@@ -81,7 +104,9 @@ def _bearer(value: str) -> str | None:
     if scheme.lower() != "bearer":
         return None  # Basic …, Digest …: not ours, fall through to cookies
     token = rest.lstrip(" ")
-    if not token or any(c.isspace() for c in token):
+    # One clean token: no whitespace of any kind inside or after it. str.split() cuts
+    # at exactly the characters str.isspace() accepts, in C (a token is ~1 KB).
+    if not token or token.split(None, 1) != [token]:
         raise TokenVerificationError(Reason.TOKEN_INVALID, "The Authorization header is malformed.")
     return token
 

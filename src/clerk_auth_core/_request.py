@@ -23,6 +23,7 @@ from typing import Literal
 
 import attrs
 
+from ._cache import Remembered
 from ._claims import SessionClaims
 from ._config import ClerkConfig
 from ._errors import (
@@ -35,7 +36,7 @@ from ._errors import (
 from ._extract import ExtractedToken, HeadersInput, extract_token, get_header
 from ._keys import KeySet
 from ._tokens import UnverifiedToken
-from ._verify import parse_for, verify_parsed
+from ._verify import parse_for, remembered, verify_parsed, verify_remembered
 
 __all__ = [
     "HttpAnswer",
@@ -226,18 +227,27 @@ def is_preflight(method: str | None, headers: HeadersInput) -> bool:
 
 @attrs.frozen(kw_only=True)
 class PendingRequest:
-    """The first half of authentication: either final (``state``) or waiting for keys."""
+    """The first half of authentication: either final (``state``) or waiting for keys.
+
+    Waiting, it holds the token that passed the gate (``unverified``), or, for a token
+    the configuration's token cache knows, what the cache remembered (``remembered``:
+    the token is then not parsed again, see :func:`verify_token`).
+    """
 
     config: ClerkConfig
     state: RequestState | None = None
     extracted: ExtractedToken | None = None
     unverified: UnverifiedToken | None = None
     allow_pending: bool | None = None
+    remembered: Remembered | None = attrs.field(default=None, repr=False)
 
     @property
     def kid(self) -> str | None:
         """The ``kid`` whose key is needed (``None`` with a PEM key set)."""
-        return None if self.unverified is None else self.unverified.kid
+        if self.unverified is not None:
+            return self.unverified.kid
+        known = self.remembered
+        return None if known is None else known[0] if len(known) == 1 else known[1]
 
     def complete(self, keys: KeySet | None, *, now: float) -> RequestState:
         """Finish with the instance's keys at unix time ``now``.
@@ -246,19 +256,26 @@ class PendingRequest:
         """
         if self.state is not None:
             return self.state
-        assert self.unverified is not None
-        assert self.extracted is not None
+        extracted = self.extracted
+        assert extracted is not None
+        config = self.config
         try:
-            claims = verify_parsed(self.unverified, keys, self.config, now)
-            uat = self.extracted.client_uat
+            claims = None
+            if self.remembered is not None:
+                claims = verify_remembered(self.remembered, extracted.token, keys, config, now)
+            if claims is None:
+                unverified = self.unverified or parse_for(extracted.token, config)
+                claims = verify_parsed(unverified, keys, config, now)
+            # Request-dependent checks: never cached, run on every request.
+            uat = extracted.client_uat
             if uat is not None and claims.issued_at < uat:
                 raise TokenVerificationError(Reason.SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT)
-            allow = self.config.allow_pending if self.allow_pending is None else self.allow_pending
+            allow = config.allow_pending if self.allow_pending is None else self.allow_pending
             if claims.is_pending and not allow:
                 raise TokenVerificationError(Reason.SESSION_PENDING)
         except (TokenVerificationError, KeyResolutionError) as exc:
             return RequestState.signed_out(exc)
-        return RequestState(status="signed-in", claims=claims, token=self.extracted.token)
+        return RequestState(status="signed-in", claims=claims, token=extracted.token)
 
     def fail(self, error: ClerkAuthError) -> RequestState:
         """Finish as signed out because the keys could not be had (``error``)."""
@@ -285,6 +302,12 @@ def prepare_request(
             # __traceback__ (and its frames) into the next once an adapter raises it.
             no_token = TokenVerificationError(Reason.SESSION_TOKEN_AND_UAT_MISSING)
             return PendingRequest(config=config, state=RequestState.signed_out(no_token))
+        known = remembered(extracted.token, config)
+        if known is not None:
+            # Passed the gate before with this configuration: no need to parse it again.
+            return PendingRequest(
+                config=config, extracted=extracted, remembered=known, allow_pending=allow_pending
+            )
         unverified = parse_for(extracted.token, config)
     except TokenVerificationError as exc:
         return PendingRequest(config=config, state=RequestState.signed_out(exc))

@@ -10,15 +10,16 @@ belong to the gate); its claims are looked at only after the signature holds.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
-from typing import Any, Final
+from binascii import a2b_base64
+from typing import Any, Final, TypeAlias
 
 import attrs
 
-from ._errors import Reason, TokenVerificationError
-from ._json import StrictJSONError, loads_strict
+from ._cache import HEADER_ENTRIES, HeaderVerdict, remember
+from ._errors import Reason, TokenVerificationError, refusal
+from ._json import StrictJSONError, loads_object, loads_strict
 
 __all__ = [
     "MACHINE_TOKEN_PREFIXES",
@@ -49,12 +50,36 @@ FORBIDDEN_HEADER_MEMBERS: Final = frozenset(
     {"crit", "b64", "zip", "enc", "cty", "jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"}
 )
 
-_SHAPE = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
 KID_PATTERN: Final = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _B64_INDEX = {
     c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
 _ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
+
+# The shape check and the decoding are one pass of C code over the token's bytes:
+# translate base64url to standard base64 ("-" → "+", "_" → "/"), keep ".", and turn
+# every other byte ("+", "/", "=", spaces, anything) into "*", which cannot appear in
+# the output otherwise; then a single search for "*" checks the whole alphabet.
+_STD_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_STD = bytearray(b"*" * 256)
+for _url, _std in zip(_URL_ALPHABET, _STD_ALPHABET, strict=True):
+    _TO_STD[_url] = _std
+_TO_STD[ord(".")] = ord(".")
+_TO_STANDARD: Final = bytes(_TO_STD)
+#: By segment length mod 4, whether each possible last byte (standard alphabet) is
+#: non-canonical: a length of 1 mod 4 always is; otherwise a last character with any
+#: of its unused low bits set (4 of them after 2 characters, 2 after 3; RFC 4648 §3.5).
+_NON_CANONICAL: Final = tuple(
+    bytes(
+        1 if rem == 1 or (c in _STD_ALPHABET and _STD_ALPHABET.index(c) & bits) else 0
+        for c in range(256)
+    )
+    for rem, bits in ((0, 0), (1, 0), (2, 0x0F), (3, 0x03))
+)
+_PADDING: Final = (b"", b"", b"==", b"=")
+#: Longest header segment: base64url of MAX_HEADER_BYTES.
+_MAX_HEADER_SEGMENT: Final = (MAX_HEADER_BYTES * 4 + 2) // 3
 
 
 def is_machine_token(token: str) -> bool:
@@ -78,16 +103,26 @@ def check_canonical(segment: str) -> None:
 def b64url_decode(segment: str) -> bytes:
     """Decode one canonical, unpadded base64url segment.
 
-    The alphabet was checked by the shape regex; :func:`check_canonical` refuses the
-    encodings that several strings share (a malleability we do not accept).
-
-    :raises TokenVerificationError: ``token-invalid``.
+    :raises TokenVerificationError: ``token-invalid`` for a character outside the
+        alphabet or an encoding that several strings share (:func:`check_canonical`;
+        a malleability we do not accept).
     """
-    check_canonical(segment)
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError):  # pragma: no cover - alphabet already checked
+        std = segment.encode("ascii").translate(_TO_STANDARD)
+    except UnicodeEncodeError:
         raise TokenVerificationError(Reason.TOKEN_INVALID) from None
+    if not std or b"*" in std or b"." in std:
+        raise TokenVerificationError(Reason.TOKEN_INVALID)
+    return _decode_std(std)
+
+
+def _decode_std(std: bytes) -> bytes:
+    """Decode a non-empty segment already translated to the standard alphabet (and
+    checked for it), refusing non-canonical encodings (RFC 4648 §3.5)."""
+    rem = len(std) & 3
+    if _NON_CANONICAL[rem][std[-1]]:
+        raise TokenVerificationError(Reason.TOKEN_INVALID)
+    return binascii.a2b_base64(std + _PADDING[rem])
 
 
 @attrs.frozen(kw_only=True)
@@ -113,6 +148,13 @@ class UnverifiedToken:
     signature: bytes = attrs.field(repr=False)
 
 
+#: What the gate hands the verifier: ``(kid, signing input, signature, payload,
+#: (header, alg, kid))``. A tuple, not an :class:`UnverifiedToken`, on the hot path.
+Gated: TypeAlias = (
+    "tuple[str | None, bytes, bytes, dict[str, Any], tuple[dict[str, Any], str, str | None]]"
+)
+
+
 def parse_token(
     token: str,
     *,
@@ -125,38 +167,111 @@ def parse_token(
     :raises TokenVerificationError: ``token-invalid``, ``token-type-mismatch`` or
         ``token-invalid-algorithm``.
     """
-    # §3.1 size first, before decoding anything.
-    if not isinstance(token, str) or len(token) > max_size:
-        raise TokenVerificationError(Reason.TOKEN_INVALID)
-    if is_machine_token(token):
-        # §6: machine tokens are refused as such, never mistaken for session tokens.
-        raise TokenVerificationError(Reason.TOKEN_TYPE_MISMATCH)
-    shape = _SHAPE.fullmatch(token)
-    if shape is None or not token.isascii():
-        raise TokenVerificationError(Reason.TOKEN_INVALID)
-    header_seg, payload_seg, sig_seg = shape.groups()
-    if len(header_seg) > (MAX_HEADER_BYTES * 4 + 2) // 3:
-        raise TokenVerificationError(Reason.TOKEN_INVALID)
-    try:
-        header = loads_strict(b64url_decode(header_seg))
-        # §3.1: the payload must be a strict JSON object too, so a token with a
-        # garbage payload never reaches a key lookup (key-rotation.md, "Tokens before
-        # keys"). Parsed, not trusted: claims are read after the signature holds.
-        payload = loads_strict(b64url_decode(payload_seg))
-    except StrictJSONError:
-        raise TokenVerificationError(Reason.TOKEN_INVALID) from None
-    signature = b64url_decode(sig_seg)
-    alg, kid = check_header(header, algorithms=algorithms, kid_required=kid_required)
+    gated = gate(token, max_size, algorithms, kid_required, None)
+    if type(gated) is str:
+        raise refusal(gated)
+    return unverified_token(token, gated)  # type: ignore[arg-type]
+
+
+def unverified_token(token: str, gated: Gated) -> UnverifiedToken:
+    """The :class:`UnverifiedToken` for what :func:`gate` answered."""
+    kid, signing_input, signature, payload, (header, alg, _) = gated
     return UnverifiedToken(
         raw=token,
-        header=header,
+        header=dict(header),
         alg=alg,
         kid=kid,
-        signing_input=f"{header_seg}.{payload_seg}".encode("ascii"),
-        payload_segment=payload_seg,
+        signing_input=signing_input,
+        payload_segment=token[token.index(".") + 1 : len(signing_input)],
         payload=payload,
         signature=signature,
     )
+
+
+def gate(
+    token: str,
+    max_size: int,
+    algorithms: tuple[str, ...],
+    kid_required: bool,
+    headers: dict[bytes, HeaderVerdict] | None,
+) -> Gated | str:
+    """The gate and the header step (:func:`parse_token`'s work): the parts of the
+    token as a tuple, or the reason it is refused (returned, not raised: the caller
+    raises once, where it is cheapest).
+
+    Every gate failure has the same reason (``token-invalid``), so the gate's checks
+    may run in any order; what matters is that all of them come before the header
+    step's own reasons, and that the size cap comes first of all.
+
+    :param headers: a table of header verdicts by segment to reuse and fill (a
+        configuration's :class:`~clerk_auth_core._cache.TokenCache`); the header step
+        is a pure function of the segment and the two options, which the owner of the
+        table keeps fixed.
+    """
+    # §3.1 size first, before decoding anything.
+    if not isinstance(token, str) or len(token) > max_size:
+        return Reason.TOKEN_INVALID
+    if token.startswith(MACHINE_TOKEN_PREFIXES):
+        # §6: machine tokens are refused as such, never mistaken for session tokens.
+        return Reason.TOKEN_TYPE_MISMATCH
+    # Shape: the base64url alphabet and exactly three non-empty segments.
+    if not token.isascii():
+        return Reason.TOKEN_INVALID
+    raw = token.encode("ascii")
+    std = raw.translate(_TO_STANDARD)
+    parts = std.split(b".")
+    if len(parts) != 3 or b"*" in std:
+        return Reason.TOKEN_INVALID
+    header_std, payload_std, signature_std = parts
+    if not header_std or not payload_std or not signature_std:
+        return Reason.TOKEN_INVALID
+    verdict = None if headers is None else headers.get(header_std)
+    if verdict is None:
+        verdict = _header_verdict(header_std, algorithms, kid_required)
+        if headers is not None:
+            remember(headers, header_std, verdict, HEADER_ENTRIES)
+    if verdict == Reason.TOKEN_INVALID:
+        return Reason.TOKEN_INVALID
+    # Canonical base64url (no other string may decode to the same bytes), decoded.
+    # The alphabet is checked, so a2b_base64 cannot fail.
+    sig_rem = len(signature_std) & 3
+    payload_rem = len(payload_std) & 3
+    if _NON_CANONICAL[sig_rem][signature_std[-1]] or _NON_CANONICAL[payload_rem][payload_std[-1]]:
+        return Reason.TOKEN_INVALID
+    try:
+        # §3.1: the payload must be a strict JSON object too, so a token with a
+        # garbage payload never reaches a key lookup (key-rotation.md, "Tokens before
+        # keys"). Parsed, not trusted: claims are read after the signature holds.
+        payload = loads_object(a2b_base64(payload_std + _PADDING[payload_rem]))
+    except StrictJSONError:
+        return Reason.TOKEN_INVALID
+    if isinstance(verdict, str):
+        # §3.2: the header step's own reason, now that the whole gate has passed.
+        return verdict
+    return (
+        verdict[2],
+        raw[: len(header_std) + 1 + len(payload_std)],
+        a2b_base64(signature_std + _PADDING[sig_rem]),
+        payload,
+        verdict,
+    )
+
+
+def _header_verdict(
+    header_std: bytes, algorithms: tuple[str, ...], kid_required: bool
+) -> HeaderVerdict:
+    """The header's part of the gate (≤ 1 KiB of strict JSON) and the header step:
+    ``(header, alg, kid)``, or the reason the header is refused."""
+    if len(header_std) > _MAX_HEADER_SEGMENT:
+        return Reason.TOKEN_INVALID
+    try:
+        header = loads_strict(_decode_std(header_std))
+        alg, kid = check_header(header, algorithms=algorithms, kid_required=kid_required)
+    except StrictJSONError:
+        return Reason.TOKEN_INVALID
+    except TokenVerificationError as exc:
+        return exc.reason
+    return header, alg, kid
 
 
 def check_header(
