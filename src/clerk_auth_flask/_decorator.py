@@ -69,7 +69,7 @@ def require_auth(
         error = state.refusal(requirements, optional=optional)
         if error is not None:
             raise ClerkAuthFailed(http_answer(error), error)
-        g.clerk_auth = state.claims
+        g._get_current_object().clerk_auth = state.claims
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         if inspect.iscoroutinefunction(fn):

@@ -21,6 +21,7 @@ from clerk_auth_core import (
     authenticate_with,
 )
 from clerk_auth_core._config import settings_from_mapping
+from clerk_auth_core._extract import REQUEST_HEADERS
 from clerk_auth_core.io import key_provider
 
 from ._errors import ClerkAuthFailed
@@ -92,9 +93,17 @@ def _warm_up(source: object) -> None:
         logger.warning("clerk-auth: key warm-up failed; keys will be fetched on first use.")
 
 
+#: The WSGI environ keys of the headers the core reads (WSGI has already joined
+#: repeated headers into one value, as ``request.headers`` would show them).
+_ENVIRON_KEYS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in REQUEST_HEADERS)
+
+
 def authenticate(allow_pending: bool | None = None) -> RequestState:
     """Authenticate the current request once (per ``allow_pending``), cached on ``g``."""
-    states: dict[bool | None, RequestState] = g.setdefault("_clerk_auth_states", {})
+    # Each use of a context-local proxy (g, request, current_app) costs a lookup:
+    # resolve each once.
+    ctx_g = g._get_current_object()
+    states: dict[bool | None, RequestState] = ctx_g.setdefault("_clerk_auth_states", {})
     state = states.get(allow_pending)
     if state is None:
         try:
@@ -103,15 +112,16 @@ def authenticate(allow_pending: bool | None = None) -> RequestState:
             raise RuntimeError(
                 "ClerkAuth is not set up: call ClerkAuth(app) or init_app(app)."
             ) from None
+        environ = request.environ
         state = states[allow_pending] = authenticate_with(
             ext.source,
-            request.headers,
+            [(name, environ[key]) for name, key in _ENVIRON_KEYS if key in environ],
             config=ext.config,
             now=time.time(),
-            method=request.method,
+            method=environ.get("REQUEST_METHOD"),
             allow_pending=allow_pending,
         )
-    g.clerk_request_state = state
+    ctx_g.clerk_request_state = state
     return state
 
 

@@ -88,8 +88,8 @@ class ClerkAuthMiddleware:
             await self.app(scope, receive, send)
             return
         scope[AUTHENTICATOR_KEY] = self.authenticator  # for route guards downstream
-        if scope.get("method") in self.exclude_methods or _matches(
-            scope["path"], self.exclude_paths
+        if (self.exclude_methods and scope.get("method") in self.exclude_methods) or (
+            self.exclude_paths and _matches(scope["path"], self.exclude_paths)
         ):
             await self.app(scope, receive, send)
             return
