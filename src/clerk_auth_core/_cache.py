@@ -35,7 +35,9 @@ refreshes it, so most requests present a token this process has already verified
     nothing a caller holds can change what a later request is answered.
 
 Bounds: ``verified`` holds at most ``ClerkConfig.token_cache_size`` entries (0: no
-verified-token cache); ``headers`` and ``refused`` are small and fixed. Only tokens
+verified-token cache), and each insert first drops the oldest entries that have
+expired, so it holds about the tokens alive now; ``headers`` and ``refused`` are small
+and fixed. Only tokens
 whose signature held enter ``verified``, so garbage can never push a verified token
 out; it can only churn ``refused``.
 
@@ -57,7 +59,15 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 if TYPE_CHECKING:
     from ._claims import SessionClaims
 
-__all__ = ["CacheEntry", "HeaderVerdict", "KidMissing", "Remembered", "TokenCache", "remember"]
+__all__ = [
+    "CacheEntry",
+    "HeaderVerdict",
+    "KidMissing",
+    "Remembered",
+    "TokenCache",
+    "remember",
+    "remember_verified",
+]
 
 #: ``(claims, kid, key thumbprint, exp, nbf or -inf, iat)``: a tuple, the cheapest
 #: immutable record to build and read.
@@ -92,6 +102,24 @@ def remember(table: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
             except (KeyError, RuntimeError, StopIteration):
                 break
     table[key] = value
+
+
+def remember_verified(
+    table: dict[str, CacheEntry], token: str, entry: CacheEntry, limit: int, dead: float
+) -> None:
+    """:func:`remember` for verified tokens, first dropping the oldest entries while
+    they are expired (``exp <= dead``). Tokens of one instance share their lifetime,
+    so insertion order is expiry order and the table holds about the tokens alive
+    now, not the last ``limit`` ever seen. Lock-free like :func:`remember`."""
+    for _ in range(_EVICT_BATCH):
+        try:
+            oldest = next(iter(table))
+            if table[oldest][3] > dead:
+                break
+            del table[oldest]
+        except (KeyError, RuntimeError, StopIteration):
+            break
+    remember(table, token, entry, limit)
 
 
 class TokenCache:
@@ -132,15 +160,6 @@ class TokenCache:
     def __reduce__(self) -> tuple[Any, ...]:
         # A copied or pickled configuration starts with empty tables.
         return (_rebuild, (self.size, self.max_size, self.algorithms, self.kid_required))
-
-    def store(self, token: str, entry: CacheEntry) -> None:
-        """Remember a verified token (a no-op when the cache is disabled)."""
-        if self.size:
-            remember(self.verified, token, entry, self.size)
-
-    def drop(self, token: str) -> None:
-        """Forget a verified token (its key left the set, or it expired)."""
-        self.verified.pop(token, None)
 
     def clear(self) -> None:
         """Forget everything (tests, or after rotating keys by hand)."""

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from ._cache import REFUSED_ENTRIES, Remembered, remember
+from ._cache import REFUSED_ENTRIES, Remembered, remember, remember_verified
 from ._claims import SessionClaims, decode_claims, validate_claims
 from ._config import ClerkConfig
 from ._errors import KeyResolutionError, Reason, refusal
@@ -162,12 +162,13 @@ def verify_gated(
     cache = config.token_cache
     if cache.size and type(token) is str:
         # validate_claims made exp and iat numbers, and nbf a number or absent.
-        remember(
+        remember_verified(
             cache.verified,
             token,
             (claims, kid, key.thumbprint, claims.expires_at, payload.get("nbf", _NEVER),
              claims.issued_at),
             cache.size,
+            now - config.clock_skew,
         )  # fmt: skip
     return claims
 

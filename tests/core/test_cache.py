@@ -275,6 +275,16 @@ class TestBounds:
             verify_token(token, keys, config, now=NOW)
         assert list(config.token_cache.verified) == tokens[2:]  # the oldest go first
 
+    def test_expired_entries_leave_as_new_ones_arrive(self, signer: Signer, keys: KeySet) -> None:
+        config = make_config()
+        old = [signer.mint(make_claims(sid=f"sess_{i}")) for i in range(3)]
+        for token in old:
+            verify_token(token, keys, config, now=NOW)
+        later = NOW + 3600  # the old tokens are long dead
+        fresh_claims = make_claims(sid="sess_new", iat=later - 5, nbf=later - 15, exp=later + 55)
+        verify_token(signer.mint(fresh_claims), keys, config, now=later)
+        assert len(config.token_cache.verified) == 1
+
     def test_garbage_never_evicts_verified_tokens(
         self, signer: Signer, keys: KeySet, fresh: ClerkConfig
     ) -> None:
