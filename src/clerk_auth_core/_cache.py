@@ -107,19 +107,25 @@ def remember(table: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
 def remember_verified(
     table: dict[str, CacheEntry], token: str, entry: CacheEntry, limit: int, dead: float
 ) -> None:
-    """:func:`remember` for verified tokens, first dropping the oldest entries while
-    they are expired (``exp <= dead``). Tokens of one instance share their lifetime,
-    so insertion order is expiry order and the table holds about the tokens alive
-    now, not the last ``limit`` ever seen. Lock-free like :func:`remember`."""
-    for _ in range(_EVICT_BATCH):
-        try:
-            oldest = next(iter(table))
-            if table[oldest][3] > dead:
+    """:func:`remember` for verified tokens; every ``_SWEEP_EVERY`` inserts, it first
+    drops up to as many of the oldest entries as have expired (``exp <= dead``). Tokens
+    of one instance share their lifetime, so insertion order is expiry order and the
+    table holds about the tokens alive now, not the last ``limit`` ever seen.
+    Lock-free like :func:`remember`."""
+    if not len(table) % _SWEEP_EVERY:
+        for _ in range(_SWEEP_EVERY):
+            try:
+                oldest = next(iter(table))
+                if table[oldest][3] > dead:
+                    break
+                del table[oldest]
+            except (KeyError, RuntimeError, StopIteration):
                 break
-            del table[oldest]
-        except (KeyError, RuntimeError, StopIteration):
-            break
     remember(table, token, entry, limit)
+
+
+#: How often (in inserts) and how far the sweep of expired entries goes.
+_SWEEP_EVERY: Final = 16
 
 
 class TokenCache:

@@ -281,9 +281,11 @@ class TestBounds:
         for token in old:
             verify_token(token, keys, config, now=NOW)
         later = NOW + 3600  # the old tokens are long dead
-        fresh_claims = make_claims(sid="sess_new", iat=later - 5, nbf=later - 15, exp=later + 55)
-        verify_token(signer.mint(fresh_claims), keys, config, now=later)
-        assert len(config.token_cache.verified) == 1
+        for i in range(20):
+            claims = make_claims(sid=f"sess_new{i}", iat=later - 5, nbf=later - 15, exp=later + 55)
+            verify_token(signer.mint(claims), keys, config, now=later)
+        assert not set(old) & set(config.token_cache.verified)
+        assert len(config.token_cache.verified) == 20
 
     def test_garbage_never_evicts_verified_tokens(
         self, signer: Signer, keys: KeySet, fresh: ClerkConfig
