@@ -21,6 +21,7 @@ __all__ = [
     "ExtractedToken",
     "HeadersInput",
     "extract_token",
+    "find_token",
     "get_header",
     "parse_cookies",
 ]
@@ -130,11 +131,23 @@ def extract_token(
         inconsistent session cookies (``session-token-but-no-client-uat``,
         ``client-uat-but-no-session-token``).
     """
+    found = find_token(headers, cookie_suffix)
+    if found is None:
+        return None
+    token, client_uat = found
+    if client_uat is None:
+        return ExtractedToken(token=token, source="header")
+    return ExtractedToken(token=token, source="cookie", client_uat=client_uat)
+
+
+def find_token(headers: HeadersInput, cookie_suffix: str | None) -> tuple[str, int | None] | None:
+    """:func:`extract_token` as ``(token, client_uat)`` (``client_uat`` is ``None`` for
+    the header, never for a cookie), without building an :class:`ExtractedToken`."""
     authorizations = [v for v in get_header(headers, "authorization") if v.strip()]
     if authorizations:
         token = _bearer(authorizations[0])
         if token is not None:
-            return ExtractedToken(token=token, source="header")
+            return token, None
     cookies = parse_cookies(get_header(headers, "cookie"))
     if not cookies:
         return None
@@ -155,4 +168,4 @@ def extract_token(
         return None
     if not client_uat:
         raise TokenVerificationError(Reason.SESSION_TOKEN_BUT_NO_CLIENT_UAT)
-    return ExtractedToken(token=session, source="cookie", client_uat=client_uat)
+    return session, client_uat

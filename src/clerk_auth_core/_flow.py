@@ -15,7 +15,7 @@ from ._config import ClerkConfig
 from ._errors import KeyResolutionError
 from ._extract import HeadersInput
 from ._keys import KeySet
-from ._request import RequestState, prepare_request
+from ._request import RequestState, complete, kid_of, prepare
 
 __all__ = ["AsyncKeySource", "KeySource", "authenticate_with", "authenticate_with_async"]
 
@@ -49,14 +49,15 @@ def authenticate_with(
 
     :param now: unix time in seconds (``time.time()``).
     """
-    pending = prepare_request(headers, config=config, method=method, allow_pending=allow_pending)
-    if pending.state is not None:
-        return pending.state
+    # prepare_request and PendingRequest.complete, without building the PendingRequest.
+    prepared = prepare(headers, config, method)
+    if isinstance(prepared, RequestState):
+        return prepared
     try:
-        keys = source.get_keys(pending.kid)
+        keys = source.get_keys(kid_of(prepared))
     except KeyResolutionError as exc:
-        return pending.fail(exc)
-    return pending.complete(keys, now=now)
+        return RequestState.signed_out(exc)
+    return complete(prepared, config, allow_pending, keys, now)
 
 
 async def authenticate_with_async(
@@ -69,11 +70,11 @@ async def authenticate_with_async(
     allow_pending: bool | None = None,
 ) -> RequestState:
     """The coroutine twin of :func:`authenticate_with`."""
-    pending = prepare_request(headers, config=config, method=method, allow_pending=allow_pending)
-    if pending.state is not None:
-        return pending.state
+    prepared = prepare(headers, config, method)
+    if isinstance(prepared, RequestState):
+        return prepared
     try:
-        keys = await source.get_keys(pending.kid)
+        keys = await source.get_keys(kid_of(prepared))
     except KeyResolutionError as exc:
-        return pending.fail(exc)
-    return pending.complete(keys, now=now)
+        return RequestState.signed_out(exc)
+    return complete(prepared, config, allow_pending, keys, now)

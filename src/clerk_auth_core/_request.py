@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import attrs
 
@@ -33,7 +33,7 @@ from ._errors import (
     Reason,
     TokenVerificationError,
 )
-from ._extract import ExtractedToken, HeadersInput, extract_token, get_header
+from ._extract import ExtractedToken, HeadersInput, find_token, get_header
 from ._keys import KeySet
 from ._tokens import UnverifiedToken
 from ._verify import parse_for, remembered, verify_parsed, verify_remembered
@@ -140,7 +140,8 @@ class Requirements:
             raise AuthorizationError()
 
 
-@attrs.frozen(kw_only=True)
+# Not slotted: every request builds one, in one step (_state).
+@attrs.frozen(kw_only=True, slots=False)
 class RequestState:
     """The outcome of authenticating one request.
 
@@ -216,13 +217,93 @@ class RequestState:
         return cls(status="signed-out", error=error)
 
 
+def _state(
+    status: str, claims: SessionClaims | None, token: str | None, error: ClerkAuthError | None
+) -> RequestState:
+    """``RequestState(status=…, claims=…, token=…, error=…)`` in one step: exactly what
+    its attrs ``__init__`` stores (no validators or converters; a test holds them equal)."""
+    state = _new(RequestState)
+    _set(state, "__dict__", {"status": status, "claims": claims, "token": token, "error": error})
+    return state
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
 def is_preflight(method: str | None, headers: HeadersInput) -> bool:
     """A CORS preflight: ``OPTIONS`` with ``Access-Control-Request-Method``."""
     return (
         method is not None
+        and len(method) == 7  # "OPTIONS" in any case; GET and POST never get further
         and method.upper() == "OPTIONS"
         and bool(get_header(headers, "access-control-request-method"))
     )
+
+
+#: What :func:`prepare` answers when keys are needed: ``(token, client_uat, unverified,
+#: remembered)``, exactly one of the last two set. A tuple, not a PendingRequest, on the
+#: path every request takes.
+Prepared: TypeAlias = "tuple[str, int | None, UnverifiedToken | None, Remembered | None]"
+
+
+def prepare(
+    headers: HeadersInput, config: ClerkConfig, method: str | None
+) -> Prepared | RequestState:
+    """:func:`prepare_request`'s work: the final state, or what :func:`complete` needs."""
+    if is_preflight(method, headers):
+        return _state("preflight", None, None, None)
+    try:
+        found = find_token(headers, config.session_cookie_suffix)
+        if found is None:
+            # A fresh error per request: a shared instance would carry one request's
+            # __traceback__ (and its frames) into the next once an adapter raises it.
+            no_token = TokenVerificationError(Reason.SESSION_TOKEN_AND_UAT_MISSING)
+            return _state("signed-out", None, None, no_token)
+        token, client_uat = found
+        known = remembered(token, config)
+        if known is not None:
+            # Passed the gate before with this configuration: no need to parse it again.
+            return token, client_uat, None, known
+        return token, client_uat, parse_for(token, config), None
+    except TokenVerificationError as exc:
+        return _state("signed-out", None, None, exc)
+
+
+def kid_of(prepared: Prepared) -> str | None:
+    """The ``kid`` whose key a prepared request needs (``None``: any, a PEM set)."""
+    _token, _uat, unverified, known = prepared
+    if unverified is not None:
+        return unverified.kid
+    assert known is not None
+    return known[0] if len(known) == 1 else known[1]
+
+
+def complete(
+    prepared: Prepared,
+    config: ClerkConfig,
+    allow_pending: bool | None,
+    keys: KeySet | None,
+    now: float,
+) -> RequestState:
+    """:meth:`PendingRequest.complete`'s work, over what :func:`prepare` answered."""
+    token, uat, unverified, known = prepared
+    try:
+        claims = None
+        if known is not None:
+            claims = verify_remembered(known, token, keys, config, now)
+        if claims is None:
+            claims = verify_parsed(unverified or parse_for(token, config), keys, config, now)
+        # Request-dependent checks: never cached, run on every request.
+        if uat is not None and claims.issued_at < uat:
+            raise TokenVerificationError(Reason.SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT)
+        if claims.session_status == "pending" and not (
+            config.allow_pending if allow_pending is None else allow_pending
+        ):
+            raise TokenVerificationError(Reason.SESSION_PENDING)
+    except (TokenVerificationError, KeyResolutionError) as exc:
+        return _state("signed-out", None, None, exc)
+    return _state("signed-in", claims, token, None)
 
 
 @attrs.frozen(kw_only=True)
@@ -244,10 +325,14 @@ class PendingRequest:
     @property
     def kid(self) -> str | None:
         """The ``kid`` whose key is needed (``None`` with a PEM key set)."""
-        if self.unverified is not None:
-            return self.unverified.kid
-        known = self.remembered
-        return None if known is None else known[0] if len(known) == 1 else known[1]
+        if self.unverified is None and self.remembered is None:
+            return None
+        return kid_of(self._prepared())
+
+    def _prepared(self) -> Prepared:
+        extracted = self.extracted
+        assert extracted is not None
+        return extracted.token, extracted.client_uat, self.unverified, self.remembered
 
     def complete(self, keys: KeySet | None, *, now: float) -> RequestState:
         """Finish with the instance's keys at unix time ``now``.
@@ -256,26 +341,7 @@ class PendingRequest:
         """
         if self.state is not None:
             return self.state
-        extracted = self.extracted
-        assert extracted is not None
-        config = self.config
-        try:
-            claims = None
-            if self.remembered is not None:
-                claims = verify_remembered(self.remembered, extracted.token, keys, config, now)
-            if claims is None:
-                unverified = self.unverified or parse_for(extracted.token, config)
-                claims = verify_parsed(unverified, keys, config, now)
-            # Request-dependent checks: never cached, run on every request.
-            uat = extracted.client_uat
-            if uat is not None and claims.issued_at < uat:
-                raise TokenVerificationError(Reason.SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT)
-            allow = config.allow_pending if self.allow_pending is None else self.allow_pending
-            if claims.is_pending and not allow:
-                raise TokenVerificationError(Reason.SESSION_PENDING)
-        except (TokenVerificationError, KeyResolutionError) as exc:
-            return RequestState.signed_out(exc)
-        return RequestState(status="signed-in", claims=claims, token=extracted.token)
+        return complete(self._prepared(), self.config, self.allow_pending, keys, now)
 
     def fail(self, error: ClerkAuthError) -> RequestState:
         """Finish as signed out because the keys could not be had (``error``)."""
@@ -293,26 +359,21 @@ def prepare_request(
 
     :param allow_pending: per-route override of ``config.allow_pending``.
     """
-    if is_preflight(method, headers):
-        return PendingRequest(config=config, state=RequestState(status="preflight"))
-    try:
-        extracted = extract_token(headers, cookie_suffix=config.session_cookie_suffix)
-        if extracted is None:
-            # A fresh error per request: a shared instance would carry one request's
-            # __traceback__ (and its frames) into the next once an adapter raises it.
-            no_token = TokenVerificationError(Reason.SESSION_TOKEN_AND_UAT_MISSING)
-            return PendingRequest(config=config, state=RequestState.signed_out(no_token))
-        known = remembered(extracted.token, config)
-        if known is not None:
-            # Passed the gate before with this configuration: no need to parse it again.
-            return PendingRequest(
-                config=config, extracted=extracted, remembered=known, allow_pending=allow_pending
-            )
-        unverified = parse_for(extracted.token, config)
-    except TokenVerificationError as exc:
-        return PendingRequest(config=config, state=RequestState.signed_out(exc))
+    prepared = prepare(headers, config, method)
+    if isinstance(prepared, RequestState):
+        return PendingRequest(config=config, state=prepared)
+    token, client_uat, unverified, known = prepared
+    extracted = (
+        ExtractedToken(token=token, source="header")
+        if client_uat is None
+        else ExtractedToken(token=token, source="cookie", client_uat=client_uat)
+    )
     return PendingRequest(
-        config=config, extracted=extracted, unverified=unverified, allow_pending=allow_pending
+        config=config,
+        extracted=extracted,
+        unverified=unverified,
+        remembered=known,
+        allow_pending=allow_pending,
     )
 
 

@@ -17,6 +17,7 @@ from clerk_auth_core import (
     KeyResolutionError,
     KeySet,
     Reason,
+    RequestState,
     Requirements,
     SessionClaims,
     TokenVerificationError,
@@ -27,6 +28,7 @@ from clerk_auth_core import (
 from clerk_auth_core._cache import HEADER_ENTRIES, REFUSED_ENTRIES, TokenCache, remember
 from clerk_auth_core._claims import decode_claims
 from clerk_auth_core._errors import REASONS, refusal
+from clerk_auth_core._request import _state
 
 from .conftest import AZP, KID, NOW, Signer, make_claims, make_config, make_header
 
@@ -450,6 +452,17 @@ class TestFastConstructors:
         assert hash(fast) == hash(slow)
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             fast.user_id = "x"  # type: ignore[misc]
+
+    @pytest.mark.parametrize("status", ["signed-in", "signed-out", "preflight"])
+    def test_request_states_are_attrs_built(self, status: str) -> None:
+        claims = decode_claims(make_claims(), make_claims())
+        error = refusal(Reason.TOKEN_EXPIRED)
+        fast = _state(status, claims, "SECRETTOKEN", error)
+        slow = RequestState(status=status, claims=claims, token="SECRETTOKEN", error=error)  # type: ignore[arg-type]
+        assert set(vars(fast)) == {a.name for a in attrs.fields(RequestState)}
+        assert fast == slow
+        assert repr(fast) == repr(slow)
+        assert "SECRETTOKEN" not in repr(fast)
 
     def test_token_cache_repr_never_shows_tokens(self, signer: Signer, keys: KeySet) -> None:
         config = make_config()
