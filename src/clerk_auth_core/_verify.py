@@ -260,8 +260,15 @@ def verify_token(
         known: Any = cache.verified.get(token)
         if known is None:
             known = cache.refused.get(token)
-            if type(known) is str:
-                raise refusal(known)
+            if known is not None:
+                if type(known) is str:
+                    raise refusal(known)  # what the gate said last time
+                # It passed the gate, but no key had its kid (verify_remembered).
+                if keys is None:
+                    raise KeyResolutionError(Reason.JWK_FAILED_TO_RESOLVE)
+                if keys.find(known[0]) is None:
+                    raise refusal(Reason.JWK_KID_MISMATCH)
+                known = None  # the key is there now: verify in full
         if known is not None:
             claims = verify_remembered(known, token, keys, config, now)
             if claims is not None:
