@@ -68,7 +68,8 @@ def get_header(headers: HeadersInput, name: str) -> list[str]:
         items = headers
     else:
         items = headers.items() if isinstance(headers, Mapping) else headers
-    return [_text(v) for k, v in items if k.lower() in names]
+    # (A bytearray name equals its bytes; names were only ever str or bytes.)
+    return [_text(v) for k, v in items if k.lower() in names and type(k) is not bytearray]
 
 
 def parse_cookies(header_values: Iterable[str]) -> dict[str, str]:
