@@ -81,8 +81,9 @@ HeaderVerdict: TypeAlias = "tuple[dict[str, Any], str, str | None] | str"
 
 #: Distinct header segments remembered (an instance has one or two at a time).
 HEADER_ENTRIES: Final = 64
-#: Refused tokens remembered.
-REFUSED_ENTRIES: Final = 1024
+#: Refused tokens remembered: each keeps its token alive, up to the size cap (8 KiB by
+#: default), so at most 2 MiB per configuration.
+REFUSED_ENTRIES: Final = 256
 #: At most this many entries are evicted by one insert (the rest by the next ones).
 _EVICT_BATCH: Final = 4
 
