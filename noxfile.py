@@ -120,6 +120,26 @@ def load(session: nox.Session) -> None:
     )
 
 
+BENCH_DEPS = [
+    "pyjwt>=2.8",
+    "joserfc>=1.0",
+    "authlib>=1.3",
+    "clerk-backend-api>=7.0",
+    "fastapi-clerk-auth>=0.0.9",
+    "gunicorn>=22",
+    "uvicorn>=0.29",
+    "matplotlib>=3.8",
+]
+
+
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """Side by side with the peers (docs/performance.md): `nox -s bench` (~2 min; servers
+    under Debian's `wrk` when installed), or `nox -s bench -- --quick`."""
+    session.install("-e", ".[flask,starlette,fastapi]", *BENCH_DEPS)
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
 @nox.session(python=PYTHONS[-1], default=False)
 def fuzz(session: nox.Session) -> None:
     """A longer coverage-guided atheris run of the token gate and cookie parser."""
@@ -131,8 +151,10 @@ def fuzz(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "src", "tests", "demo", "noxfile.py", "run.py")
-    session.run("ruff", "format", "--check", "src", "tests", "demo", "noxfile.py", "run.py")
+    session.run("ruff", "check", "src", "tests", "demo", "benchmarks", "noxfile.py", "run.py")
+    session.run(
+        "ruff", "format", "--check", "src", "tests", "demo", "benchmarks", "noxfile.py", "run.py"
+    )
 
 
 @nox.session(python=PYTHONS[-1])
