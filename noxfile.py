@@ -67,8 +67,9 @@ def tests(session: nox.Session) -> None:
     """The unit and conformance suites, with the newest framework versions."""
     session.install("-e", ".[flask,starlette,fastapi]", *TEST_DEPS)
     if session.python == PYTHONS[-1]:
-        # The real-browser test (Debian's chromium, driven by Playwright): newest Python only.
-        session.install("playwright>=1.45")
+        # The real-browser test (Debian's chromium, driven by Playwright) and the short
+        # atheris run of the token gate: newest Python only.
+        session.install("playwright>=1.45", "atheris>=2.3")
     ignore = [f"--ignore={suite}" for suite in SERVER_SUITES]
     session.run("pytest", "-q", "-p", "no:cacheprovider", *ignore, *session.posargs)
 
