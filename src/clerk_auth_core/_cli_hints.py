@@ -81,34 +81,29 @@ def _expired(c: _Context) -> Explained:
     )
 
 
-def _not_active(c: _Context) -> Explained:
-    nbf = c.number("nbf")
-    if nbf is None:
+def _ahead(c: _Context, claim: str, said: str, whose: str) -> Explained:
+    """A hint for a time claim that lies ahead of this machine's clock (nbf, iat)."""
+    when = c.number(claim)
+    if when is None:
         return Explained(hint=None)
-    ahead = nbf - c.now
+    ahead = when - c.now
     return Explained(
         hint=(
-            f"not valid for another {format_duration(ahead)} (nbf {_iso(nbf)}, "
+            f"{said} {format_duration(ahead)}{' in the future' if claim == 'iat' else ''} "
+            f"({claim} {_iso(when)}, "
             f"clock skew allowed {format_duration(c.setup.config.clock_skew)}): this "
-            f"machine's clock is probably behind; {_CLOCK}"
+            f"machine's clock is {whose}; {_CLOCK}"
         ),
-        details={"nbf": nbf, "now": c.now, "seconds_ahead": round(ahead, 3)},
+        details={claim: when, "now": c.now, "seconds_ahead": round(ahead, 3)},
     )
+
+
+def _not_active(c: _Context) -> Explained:
+    return _ahead(c, "nbf", "not valid for another", "probably behind")
 
 
 def _iat_future(c: _Context) -> Explained:
-    iat = c.number("iat")
-    if iat is None:
-        return Explained(hint=None)
-    ahead = iat - c.now
-    return Explained(
-        hint=(
-            f"issued {format_duration(ahead)} in the future (iat {_iso(iat)}, "
-            f"clock skew allowed {format_duration(c.setup.config.clock_skew)}): this "
-            f"machine's clock is behind Clerk's; {_CLOCK}"
-        ),
-        details={"iat": iat, "now": c.now, "seconds_ahead": round(ahead, 3)},
-    )
+    return _ahead(c, "iat", "issued", "behind Clerk's")
 
 
 def _azp(c: _Context) -> Explained:
