@@ -12,7 +12,7 @@ import hmac
 import json
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import attrs
 
@@ -53,17 +53,7 @@ Fault = Literal[
     "bad-keys",
 ]
 #: Every fault :meth:`MockClerk.set_fault` accepts.
-FAULTS: tuple[Fault, ...] = (
-    "down",
-    "500",
-    "slow",
-    "garbage",
-    "oversized",
-    "oversized-stream",
-    "redirect",
-    "empty",
-    "bad-keys",
-)
+FAULTS: tuple[Fault, ...] = get_args(Fault)
 
 #: Bigger than the 64 KiB response cap of key-rotation.md.
 OVERSIZED_BYTES = 64 * 1024 + 4096
