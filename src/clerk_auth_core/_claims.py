@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -339,41 +339,66 @@ _UNHASHABLE: Final[Any] = object()
 
 def decode_claims(payload: Mapping[str, Any], raw: Mapping[str, Any]) -> SessionClaims:
     """:meth:`SessionClaims.from_payload` with ``raw`` given: the verifier hands over a
-    payload it parsed itself and nobody else holds, instead of a copy."""
-    return _decode(SessionClaims, payload, raw)
+    payload it parsed itself and nobody else holds, instead of a copy.
+
+    Only what can fail is decoded now (v2 ``fea``/``pla``, with the organisation's
+    permissions, and the generation they depend on); every other field is decoded from
+    ``raw`` the first time it is read (:func:`_decode_field`), so a request that reads
+    ``user_id`` pays for ``user_id``. The instance is equal to, hashes and prints like
+    ``SessionClaims(...)`` built with the same field values.
+
+    :raises TokenVerificationError: ``token-invalid`` for a malformed ``fea``/``pla``.
+    """
+    if payload.get("v") == 2:
+        features, plans, permissions = _v2_derived(payload, payload.get("o"))
+        fields = {
+            "raw": raw,
+            "version": 2,
+            "features": features,
+            "plans": plans,
+            "org_permissions": permissions,
+        }
+    else:
+        fields = {"raw": raw, "version": 1, "features": (), "plans": ()}
+    claims = _new(SessionClaims)
+    _set_dict(claims, "__dict__", fields)
+    return claims
 
 
 def _decode(
     cls: type[SessionClaims], payload: Mapping[str, Any], raw: Mapping[str, Any]
 ) -> SessionClaims:
-    """:meth:`SessionClaims.from_payload` for ``cls``, with ``raw`` given."""
-    get = payload.get
-    org_id = org_slug = org_role = None
-    permissions: tuple[str, ...] = ()
-    features: tuple[str, ...] = ()
-    plans: tuple[str, ...] = ()
-    version = 2 if get("v") == 2 else 1
+    """:meth:`SessionClaims.from_payload` for a subclass: every field decoded now,
+    through the class's own ``__init__``."""
+    lazy = decode_claims(payload, raw)  # what can fail, fails here
+    return cls(**{a.name: getattr(lazy, a.name) for a in _FIELDS})
+
+
+def _org(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """v2's ``o`` object, or an empty mapping."""
+    org = raw.get("o")
+    return org if isinstance(org, dict) else {}
+
+
+def _org_claim(raw: Mapping[str, Any], version: int, v2_name: str, v1_name: str) -> str | None:
+    """A string organisation claim: v2's ``o.<v2_name>``, v1's ``<v1_name>``."""
+    return _str_or_none(_org(raw).get(v2_name) if version == 2 else raw.get(v1_name))
+
+
+def _org_role(raw: Mapping[str, Any], version: int) -> str | None:
     if version == 2:
-        org = get("o")
-        features, plans, permissions = _v2_derived(payload, org)
-        if isinstance(org, dict):
-            org_id = org.get("id")
-            org_slug = org.get("slg")
-            rol = org.get("rol")
-            org_role = (
-                (rol if rol.startswith("org:") else f"org:{rol}") if isinstance(rol, str) else None
-            )
-    else:
-        org_id = get("org_id")
-        org_slug = get("org_slug")
-        org_role = get("org_role")
-        if not isinstance(org_role, str):
-            org_role = None
-        perms = get("org_permissions")
-        if isinstance(perms, list):
-            permissions = tuple(p for p in perms if isinstance(p, str))
-    fva = get("fva")
-    fva_pair = None
+        rol = _org(raw).get("rol")
+        return (rol if rol.startswith("org:") else f"org:{rol}") if isinstance(rol, str) else None
+    return _str_or_none(raw.get("org_role"))
+
+
+def _v1_permissions(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    perms = raw.get("org_permissions")
+    return tuple(p for p in perms if isinstance(p, str)) if isinstance(perms, list) else ()
+
+
+def _fva(raw: Mapping[str, Any]) -> tuple[int, int] | None:
+    fva = raw.get("fva")
     if (
         isinstance(fva, list)
         and len(fva) == 2
@@ -382,35 +407,57 @@ def _decode(
         and isinstance(fva[1], int)
         and not isinstance(fva[1], bool)
     ):
-        fva_pair = (fva[0], fva[1])
-    iss, azp, sts, act = get("iss"), get("azp"), get("sts"), get("act")
-    fields = {
-        "user_id": payload["sub"],
-        "session_id": payload["sid"],
-        "issuer": iss if isinstance(iss, str) else None,
-        "authorized_party": azp if isinstance(azp, str) else None,
-        "expires_at": payload["exp"],
-        "issued_at": payload["iat"],
-        "not_before": get("nbf"),
-        "session_status": sts if isinstance(sts, str) else None,
-        "actor": None if act is None else Actor.from_claim(act),
-        "factor_verification_age": fva_pair,
-        "org_id": org_id if isinstance(org_id, str) else None,
-        "org_slug": org_slug if isinstance(org_slug, str) else None,
-        "org_role": org_role,
-        "org_permissions": permissions,
-        "features": features,
-        "plans": plans,
-        "version": version,
-        "raw": raw,
-    }
-    if cls is not SessionClaims:
-        return cls(**fields)
-    # Exactly what the attrs __init__ would store (SessionClaims has no validators or
-    # converters, and a test holds the two ways equal), in one step.
-    claims = _new(SessionClaims)
-    _set_dict(claims, "__dict__", fields)
-    return claims
+        return (fva[0], fva[1])
+    return None
+
+
+def _actor(raw: Mapping[str, Any]) -> Actor | None:
+    act = raw.get("act")
+    return None if act is None else Actor.from_claim(act)
+
+
+#: How each lazily decoded field comes from ``(raw, version)``. The verifier decoded
+#: ``raw`` from a payload that passed validate_claims, so ``sub``, ``sid``, ``exp`` and
+#: ``iat`` are there (and the time claims numbers).
+_FIELD_DECODERS: Final[dict[str, Callable[[Mapping[str, Any], int], Any]]] = {
+    "user_id": lambda raw, _: raw["sub"],
+    "session_id": lambda raw, _: raw["sid"],
+    "issuer": lambda raw, _: _str_or_none(raw.get("iss")),
+    "authorized_party": lambda raw, _: _str_or_none(raw.get("azp")),
+    "expires_at": lambda raw, _: raw["exp"],
+    "issued_at": lambda raw, _: raw["iat"],
+    "not_before": lambda raw, _: raw.get("nbf"),
+    "session_status": lambda raw, _: _str_or_none(raw.get("sts")),
+    "actor": lambda raw, _: _actor(raw),
+    "factor_verification_age": lambda raw, _: _fva(raw),
+    "org_id": lambda raw, v: _org_claim(raw, v, "id", "org_id"),
+    "org_slug": lambda raw, v: _org_claim(raw, v, "slg", "org_slug"),
+    "org_role": _org_role,
+    "org_permissions": lambda raw, _: _v1_permissions(raw),  # v2's is decoded eagerly
+}
+_FIELDS: Final = attrs.fields(SessionClaims)
+
+
+def _decode_field(claims: SessionClaims, name: str) -> Any:
+    """Decode one field of a lazily built :class:`SessionClaims` and keep it.
+
+    Two threads may decode the same field at once; both store the same value.
+
+    :raises AttributeError: for a name that is no lazily decoded field.
+    """
+    decoder = _FIELD_DECODERS.get(name)
+    known = claims.__dict__
+    if decoder is None or "raw" not in known or "version" not in known:
+        raise AttributeError(f"{type(claims).__name__!r} object has no attribute {name!r}")
+    value = decoder(known["raw"], known["version"])
+    known[name] = value
+    return value
+
+
+if not TYPE_CHECKING:
+    # Only for instances that decode_claims built: attributes not decoded yet. Hidden
+    # from type checkers, so that a misspelt attribute is still an error there.
+    SessionClaims.__getattr__ = _decode_field
 
 
 _new = object.__new__
