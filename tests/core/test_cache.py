@@ -484,3 +484,48 @@ def test_pem_configuration_hits(signer: Signer) -> None:
     token = signer.mint()
     first = verify_token(token, config.static_keys, config, now=NOW)
     assert verify_token(token, config.static_keys, config, now=NOW) is first
+
+
+class TestLazyClaims:
+    """decode_claims decodes each field on first read, from ``raw``, and keeps it."""
+
+    V2 = make_claims(
+        v=2,
+        o={"id": "org_1", "slg": "acme", "rol": "admin", "per": "read", "fpm": "1"},
+        fea="o:reports",
+        pla="u:free",
+        act={"sub": "user_admin", "sid": "sess_a"},
+        fva=[3, -1],
+    )
+
+    def test_a_read_decodes_that_field_only(self) -> None:
+        claims = decode_claims(self.V2, self.V2)
+        assert "user_id" not in vars(claims)
+        assert "actor" not in vars(claims)
+        assert claims.user_id == self.V2["sub"]
+        assert vars(claims)["user_id"] == self.V2["sub"]
+        assert "actor" not in vars(claims)
+        # What can fail was decided at verification.
+        assert vars(claims)["org_permissions"] == ("org:reports:read",)
+
+    def test_every_field_as_decoded_from_the_claims(self) -> None:
+        claims = decode_claims(self.V2, self.V2)
+        assert claims.session_id == self.V2["sid"]
+        assert (claims.org_id, claims.org_slug, claims.org_role) == ("org_1", "acme", "org:admin")
+        assert claims.actor is not None
+        assert (claims.actor.subject, claims.actor.session_id) == ("user_admin", "sess_a")
+        assert claims.factor_verification_age == (3, -1)
+        assert (claims.features, claims.plans) == (("org:reports",), ("user:free",))
+        assert (claims.expires_at, claims.issued_at) == (self.V2["exp"], self.V2["iat"])
+
+    def test_copies_and_pickles_before_any_read(self) -> None:
+        claims = decode_claims(self.V2, self.V2)
+        for other in (pickle.loads(pickle.dumps(claims)), copy.copy(claims)):
+            assert other == decode_claims(self.V2, self.V2)
+            assert other.org_role == "org:admin"
+
+    def test_unknown_names_still_raise(self) -> None:
+        claims = decode_claims(self.V2, self.V2)
+        with pytest.raises(AttributeError, match="no_such_field"):
+            _ = claims.no_such_field  # type: ignore[attr-defined]
+        assert not hasattr(claims, "__setstate__")
