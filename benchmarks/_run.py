@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         fx.close()
     print_tables(targets, groups, notes)
+    print(f"\n  interpreter: {sys.executable} (Python {platform.python_version()})")
     print(
         f"\n  token cache: {memory.bytes_per_entry:.0f} bytes per entry, plus the token it keeps"
         f" alive ({memory.token_bytes} bytes): {memory.total_per_entry / 1024:.1f} KiB;"
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
         "versions": _versions(),
         "seconds": round(time.monotonic() - started, 1),
+        "interpreter": sys.executable,
         "cache_memory": {
             "bytes_per_entry": round(memory.bytes_per_entry),
             "token_bytes": memory.token_bytes,
