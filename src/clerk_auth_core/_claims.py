@@ -343,7 +343,7 @@ def decode_claims(payload: Mapping[str, Any], raw: Mapping[str, Any]) -> Session
 
     Only what can fail is decoded now (v2 ``fea``/``pla``, with the organisation's
     permissions, and the generation they depend on); every other field is decoded from
-    ``raw`` the first time it is read (:func:`_decode_field`), so a request that reads
+    ``raw`` the first time it is read (:class:`_Lazy`), so a request that reads
     ``user_id`` pays for ``user_id``. The instance is equal to, hashes and prints like
     ``SessionClaims(...)`` built with the same field values.
 
@@ -438,26 +438,34 @@ _FIELD_DECODERS: Final[dict[str, Callable[[Mapping[str, Any], int], Any]]] = {
 _FIELDS: Final = attrs.fields(SessionClaims)
 
 
-def _decode_field(claims: SessionClaims, name: str) -> Any:
-    """Decode one field of a lazily built :class:`SessionClaims` and keep it.
+class _Lazy:
+    """The class attribute behind a lazily decoded field: read only while the
+    instance's dict lacks the field (a non-data descriptor; the dict wins once the value
+    is kept there). A descriptor, not ``__getattr__``: that one runs only after a failed
+    lookup has built an ``AttributeError``, which costs more than the decoding.
 
     Two threads may decode the same field at once; both store the same value.
-
-    :raises AttributeError: for a name that is no lazily decoded field.
     """
-    decoder = _FIELD_DECODERS.get(name)
-    known = claims.__dict__
-    if decoder is None or "raw" not in known or "version" not in known:
-        raise AttributeError(f"{type(claims).__name__!r} object has no attribute {name!r}")
-    value = decoder(known["raw"], known["version"])
-    known[name] = value
-    return value
+
+    __slots__ = ("decode", "name")
+
+    def __init__(self, name: str, decode: Callable[[Mapping[str, Any], int], Any]) -> None:
+        self.name = name
+        self.decode = decode
+
+    def __get__(self, claims: SessionClaims | None, owner: type | None = None) -> Any:
+        if claims is None:
+            return self
+        known = claims.__dict__
+        if "raw" not in known or "version" not in known:
+            raise AttributeError(f"{type(claims).__name__!r} object has no attribute {self.name!r}")
+        value = self.decode(known["raw"], known["version"])
+        known[self.name] = value
+        return value
 
 
-if not TYPE_CHECKING:
-    # Only for instances that decode_claims built: attributes not decoded yet. Hidden
-    # from type checkers, so that a misspelt attribute is still an error there.
-    SessionClaims.__getattr__ = _decode_field
+for _name, _decoder in _FIELD_DECODERS.items():
+    setattr(SessionClaims, _name, _Lazy(_name, _decoder))
 
 
 _new = object.__new__

@@ -165,8 +165,8 @@ def verify_gated(
         remember_verified(
             cache.verified,
             token,
-            (claims, kid, key.thumbprint, claims.expires_at, payload.get("nbf", _NEVER),
-             claims.issued_at),
+            (claims, kid, key.thumbprint, payload["exp"], payload.get("nbf", _NEVER),
+             payload["iat"]),
             cache.size,
             now - config.clock_skew,
         )  # fmt: skip
