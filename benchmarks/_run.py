@@ -221,6 +221,12 @@ def _first_sight(first: dict[str, Measured], targets: list[Target], bars: list[B
     best_peer = min(peer_ratios.items(), key=lambda kv: kv[1]) if peer_ratios else None
     goal = "≤ 1.8×, below every peer"
     measured = _fmt(ours) + (f" (best peer {best_peer[1]:.2f}×)" if best_peer else "")
+    minimal = next((m.ratio for name, m in first.items() if name.startswith("minimal")), None)
+    if minimal:
+        # Noise-robust: both sides are the same kind of Python work over the same
+        # verify. The targets were set where the minimal verifier costs 1.6×, so
+        # 1.8× there is 1.125× of it.
+        measured += f"; {ours / minimal:.2f}× the minimal verifier (1.8/1.6 = 1.125)"
     targets.append(
         Target("first sight (signature checked)", goal, measured,
                ours <= 1.8 and (best_peer is None or ours < best_peer[1]))
