@@ -193,18 +193,22 @@ class JwksCache:
 
     # -- the decision ---------------------------------------------------------------
 
-    def lookup(self, kid: str | None, now: float) -> Decision:
+    def lookup(self, kid: str | None, now: float, *, after_fetch: bool = False) -> Decision:
         """Decide how to find the key set for a token naming ``kid`` (``None``: any).
 
         The decision is about the *set*; :meth:`KeySet.get` then raises
         ``jwk-kid-mismatch`` when the answered set lacks the kid.
+
+        :param after_fetch: the caller already made or waited for a fetch for this
+            token: an unknown kid then starts no further fetch (whatever the cooldown),
+            so one token costs at most one forced refresh.
         """
         self._expire(now)
         keys = self.usable_keys(now)
         if keys is None:
             return self._cold(now)
         if kid is not None and keys.find(kid) is None:
-            return self._unknown_kid(keys, kid, now)
+            return self._unknown_kid(keys, kid, now, after_fetch)
         return self._known(keys, now)
 
     def refresh(self, now: float) -> StartFetch | WaitForFetch | Reject:
@@ -228,7 +232,7 @@ class JwksCache:
             return Reject(self._unavailable(now))
         return StartFetch(self._issue("cold", now))
 
-    def _unknown_kid(self, keys: KeySet, kid: str, now: float) -> Decision:
+    def _unknown_kid(self, keys: KeySet, kid: str, now: float, after_fetch: bool) -> Decision:
         self._counts["unknown_kid"] += 1
         if not KID_PATTERN.fullmatch(kid):
             # Spec "unknown kid": only a syntactically valid kid may force a refresh.
@@ -236,7 +240,10 @@ class JwksCache:
         if self._in_flight is not None:
             # The fetch in flight may bring a freshly rotated key: wait for it.
             return self._wait()
-        if now < self._backoff_until:
+        if after_fetch:
+            # This token already had its fetch; what it brought is the answer.
+            pass
+        elif now < self._backoff_until:
             self._counts["suppressed_by_backoff"] += 1
         elif now >= self._fetched_at + self._fresh_for * self._policy.refresh_ahead:
             # The set is due for its refresh anyway (a known kid would start it now), so

@@ -263,6 +263,22 @@ class TestUnknownKid:
         answer(cache, ticket, jwks_body((signer, OLD), (other_signer, NEW)), at=252.0)
         assert NEW in keys_of(cache.lookup(NEW, 252.1)).kids
 
+    def test_unknown_kid_after_its_own_fetch_starts_no_other(self, one: bytes) -> None:
+        # Without a cooldown every token may force a refresh, but only one: a caller
+        # back from the fetch its token caused is answered with what it brought.
+        cache = make_cache(unknown_kid_cooldown=0.0)
+        warm(cache, one, 0.0)
+        answer(cache, start(cache, 10.0, NEW), one, at=10.0)  # NEW still unpublished
+        assert isinstance(cache.lookup(NEW, 10.1), StartFetch)  # the next token's own
+        cache.forget_in_flight()
+        decision = cache.lookup(NEW, 10.1, after_fetch=True)
+        assert NEW not in keys_of(decision).kids
+        # After a failed fetch, the same caller learns that keys are unavailable.
+        fail(cache, start(cache, 10.2, NEW), at=10.2)
+        assert reason_of(cache.lookup(NEW, 10.3, after_fetch=True)) == (
+            Reason.JWK_REMOTE_FAILED_TO_LOAD
+        )
+
     def test_unknown_kid_on_a_fresh_set_still_waits_for_the_cooldown(self, one: bytes) -> None:
         cache = make_cache()
         warm(cache, one, 0.0)

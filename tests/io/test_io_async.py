@@ -135,6 +135,22 @@ async def test_rotation_is_picked_up_after_the_cooldown(
     await provider.aclose()
 
 
+async def test_an_unknown_kid_forces_one_fetch_per_call_without_a_cooldown(
+    clerk: MockClerk, fast_config: MakeConfig
+) -> None:
+    # No cooldown: every call may force a refresh, but one call makes one, not one per
+    # round of the provider's loop.
+    provider = AsyncKeyProvider(fast_config(unknown_kid_cooldown=0.0))
+    assert await provider.warm_up()
+    clerk.reset_hits()
+    for calls in (1, 2, 3):
+        keys = await provider.get_keys("ins_never_published")
+        assert keys.find("ins_never_published") is None
+        assert clerk.jwks_hits == calls
+    assert provider.stats.suppressed_by_cooldown == 0
+    await provider.aclose()
+
+
 async def test_outage_after_warm_up_keeps_keys_served(
     clerk: MockClerk, fast_config: MakeConfig
 ) -> None:

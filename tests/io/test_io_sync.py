@@ -84,6 +84,22 @@ def test_rotation_is_picked_up_after_the_cooldown(
     provider.close()
 
 
+def test_an_unknown_kid_forces_one_fetch_per_call_without_a_cooldown(
+    clerk: MockClerk, fast_config: MakeConfig
+) -> None:
+    # No cooldown: every call may force a refresh, but one call makes one, not one per
+    # round of the provider's loop.
+    provider = SyncKeyProvider(fast_config(unknown_kid_cooldown=0.0))
+    assert provider.warm_up()
+    clerk.reset_hits()
+    for calls in (1, 2, 3):
+        keys = provider.get_keys("ins_never_published")
+        assert keys.find("ins_never_published") is None
+        assert clerk.jwks_hits == calls
+    assert provider.stats.suppressed_by_cooldown == 0
+    provider.close()
+
+
 def test_outage_after_warm_up_keeps_keys_served(clerk: MockClerk, fast_config: MakeConfig) -> None:
     provider = SyncKeyProvider(fast_config(fresh_for=0.2, timeout=1.5))
     assert provider.warm_up()

@@ -74,10 +74,11 @@ class AsyncKeyProvider(ProviderBase):
         """
         self._check_fork()
         deadline: float | None = None
+        after_fetch = False  # made or waited for one: no second forced refresh
         for _ in range(MAX_ROUNDS):
             with self._lock:
                 now = time.monotonic()
-                decision = self._machine.lookup(kid, now)
+                decision = self._machine.lookup(kid, now, after_fetch=after_fetch)
                 if isinstance(decision, StartFetch | WaitForFetch):
                     done = self._future(self._seq_of(decision))
             if isinstance(decision, UseKeys):
@@ -97,6 +98,7 @@ class AsyncKeyProvider(ProviderBase):
             if not await self._wait(done, until):
                 with self._lock:
                     raise self._machine.timeout_error(time.monotonic())
+            after_fetch = True
         return self._last_resort()
 
     async def warm_up(self) -> bool:

@@ -65,15 +65,17 @@ class SyncKeyProvider(ProviderBase):
         """
         self._check_fork()
         deadline: float | None = None
+        after_fetch = False  # made or waited for one: no second forced refresh
         for _ in range(MAX_ROUNDS):
             with self._lock:
                 now = time.monotonic()
-                decision = self._machine.lookup(kid, now)
+                decision = self._machine.lookup(kid, now, after_fetch=after_fetch)
                 if isinstance(decision, WaitForFetch):
                     if deadline is None:
                         deadline = now + decision.timeout
                     if not self._wait(decision.seq, deadline):
                         raise self._machine.timeout_error(time.monotonic())
+                    after_fetch = True
                     continue
             if isinstance(decision, UseKeys):
                 return decision.keys
@@ -82,6 +84,7 @@ class SyncKeyProvider(ProviderBase):
                 return decision.keys
             if isinstance(decision, StartFetch):
                 self._fetch(decision.fetch)
+                after_fetch = True
                 continue
             raise decision.error
         return self._last_resort()
