@@ -12,18 +12,22 @@ answer; :func:`install_exception_handler` makes the response body exactly the co
 # dependencies' ``__call__`` at runtime, and an instance has no ``__globals__`` to
 # resolve strings against.
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 
 from fastapi import FastAPI, HTTPException, WebSocketException
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from clerk_auth_core import (
     AsyncKeySource,
+    AuthorizationError,
     ClerkAuthError,
     ClerkConfig,
+    ConfigurationError,
     HttpAnswer,
     RequestState,
     Requirements,
@@ -46,6 +50,10 @@ __all__ = [
 ]
 
 _DESCRIPTION = "A Clerk session token (`await getToken()`) or the `__session` cookie."
+#: ``Security(dep, scopes=[...])``: the kinds a scope may name, as ``kind:value``.
+_SCOPE_KINDS = frozenset({"role", "permission", "feature", "plan"})
+
+logger = logging.getLogger("clerk_auth")
 
 Names = str | Iterable[str] | None
 
@@ -140,7 +148,8 @@ class ClerkDependency(SecurityBase):
     Refusals raise :class:`ClerkHTTPException` (a websocket: ``WebSocketException``
     1008, refusing the handshake). Optional dependencies answer ``None`` when signed
     out because of the client's token (any 401); keys unavailable is still a 503.
-    A CORS preflight is never refused (the value is ``None``).
+    A CORS preflight is never refused (the value is ``None``). ``Security(dep,
+    scopes=[...])`` adds scopes that must all hold (:func:`scope_refusal`).
     """
 
     def __init__(
@@ -159,9 +168,13 @@ class ClerkDependency(SecurityBase):
         self.model = HTTPBearerModel(bearerFormat="JWT", description=_DESCRIPTION)
         self.scheme_name = auth.scheme_name
 
-    async def __call__(self, conn: HTTPConnection) -> SessionClaims | None:
+    async def __call__(
+        self, conn: HTTPConnection, security_scopes: SecurityScopes
+    ) -> SessionClaims | None:
         state = await self.auth.authenticate(conn, self.allow_pending)
         error = state.refusal(self.requirements, optional=self.optional)
+        if error is None and state.claims is not None and security_scopes.scopes:
+            error = scope_refusal(state.claims, security_scopes.scopes)
         if error is None:
             return state.claims
         answer = http_answer(error)
@@ -169,6 +182,32 @@ class ClerkDependency(SecurityBase):
             # Raised before accept: Starlette closes with 1008, refusing the handshake.
             raise WebSocketException(1008, str(answer.body.get("reason", "")))
         raise ClerkHTTPException(answer, error)
+
+
+def scope_refusal(claims: SessionClaims, scopes: Sequence[str]) -> ClerkAuthError | None:
+    """FastAPI's ``Security(..., scopes=[...])``: every scope must hold (as in OAuth 2
+    and Starlette's ``@requires``). A scope is ``authenticated``, or ``role:``,
+    ``permission:``, ``feature:`` or ``plan:`` followed by a name, matched as
+    :meth:`SessionClaims.has` does (``role:admin`` is ``org:admin``).
+
+    :returns: a 403 ``insufficient-scope`` error for the first scope that does not hold;
+        a 500 ``configuration-invalid`` one for a scope of no known kind (a programming
+        error, logged with the scope; the client sees no detail); else ``None``.
+    """
+    for scope in scopes:
+        if scope == "authenticated":
+            continue
+        kind, sep, name = scope.partition(":")
+        if not sep or not name or kind not in _SCOPE_KINDS:
+            logger.error(
+                "clerk-auth: unknown FastAPI security scope %r; use authenticated, role:…, "
+                "permission:…, feature:… or plan:…",
+                scope,
+            )
+            return ConfigurationError("The server is misconfigured.")
+        if not claims.has(**{kind: name}):
+            return AuthorizationError()
+    return None
 
 
 #: The default dependencies: the middleware's result when it is installed, otherwise

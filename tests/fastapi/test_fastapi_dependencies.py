@@ -298,3 +298,78 @@ def test_exception_carries_the_core_answer() -> None:
     assert exc.detail["reason"] == "token-expired"
     assert exc.headers is not None
     assert exc.headers["Cache-Control"] == "no-store"
+
+
+# -- Security(..., scopes=[...]) ------------------------------------------------------------
+
+
+def scoped_app(auth: ClerkAuth) -> FastAPI:
+    app = FastAPI()
+    install_exception_handler(app)
+
+    @app.get("/admin")
+    async def admin(
+        claims: Annotated[SessionClaims, Security(auth.required, scopes=["role:admin"])],
+    ) -> Any:
+        return {"user_id": claims.user_id}
+
+    @app.get("/both")
+    async def both(
+        claims: Annotated[
+            SessionClaims,
+            Security(
+                auth.required,
+                scopes=["authenticated", "role:org:admin", "permission:org:reports:read"],
+            ),
+        ],
+    ) -> Any:
+        return {"user_id": claims.user_id}  # fmt: skip
+
+    @app.get("/maybe")
+    async def maybe(
+        claims: Annotated[SessionClaims | None, Security(auth.optional, scopes=["role:admin"])],
+    ) -> Any:
+        return {"user_id": claims and claims.user_id}
+
+    @app.get("/typo")
+    async def typo(
+        claims: Annotated[SessionClaims, Security(auth.required, scopes=["admin"])],
+    ) -> Any:
+        return {"user_id": claims.user_id}
+
+    return app
+
+
+async def test_security_scopes_must_all_hold(clerk: MockClerk) -> None:
+    admin = bearer(clerk.mint(sub="user_a", org=ADMIN))
+    member = bearer(clerk.mint(sub="user_m", org=MEMBER))
+    no_org = bearer(clerk.mint(sub="user_n"))
+    async with client_for(scoped_app(ClerkAuth(clerk.pem_config()))) as client:
+        for path in ("/admin", "/both"):
+            assert (await client.get(path, headers=admin)).json() == {"user_id": "user_a"}
+            for headers in (member, no_org):
+                denied = await client.get(path, headers=headers)
+                assert denied.status_code == 403
+                assert denied.json()["reason"] == "insufficient-scope"
+                assert re.fullmatch(SCOPE, denied.headers["www-authenticate"])
+            assert (await client.get(path)).status_code == 401  # no token: 401, not 403
+        assert (await client.get("/maybe")).json() == {"user_id": None}
+        assert (await client.get("/maybe", headers=admin)).json() == {"user_id": "user_a"}
+        assert (await client.get("/maybe", headers=member)).status_code == 403
+
+
+async def test_an_unknown_scope_is_a_500_that_names_it_only_in_the_log(
+    clerk: MockClerk, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with client_for(scoped_app(ClerkAuth(clerk.pem_config()))) as client:
+        reply = await client.get("/typo", headers=bearer(clerk.mint(org=ADMIN)))
+    assert reply.status_code == 500
+    assert reply.json()["reason"] == "configuration-invalid"
+    assert "admin" not in reply.text
+    assert "unknown FastAPI security scope 'admin'" in caplog.text
+
+
+async def test_openapi_lists_the_scopes(clerk: MockClerk) -> None:
+    async with client_for(scoped_app(ClerkAuth(clerk.pem_config()))) as client:
+        document = (await client.get("/openapi.json")).json()
+    assert document["paths"]["/admin"]["get"]["security"] == [{"ClerkSession": ["role:admin"]}]
