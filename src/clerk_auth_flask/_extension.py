@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -75,6 +76,11 @@ class ClerkAuth:
             **{**settings_from_mapping(os.environ), **settings_from_mapping(app.config)}
         )
         source = self.key_source or key_provider(config)
+        close: Callable[[], None] | None = getattr(source, "close", None)
+        if self.key_source is None and close is not None:
+            # Flask has no app-shutdown hook: close the provider we made (its HTTP
+            # client) when the app is collected, or at interpreter exit.
+            weakref.finalize(app, close)
         app.extensions[EXTENSION] = _State(config, source)
         if self.on_error is not None:
             hook = self.on_error

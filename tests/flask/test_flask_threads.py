@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from clerk_auth_core import JwksPolicy
+from clerk_auth_core.io import SyncKeyProvider
 from clerk_auth_core.testing import MockClerk
 from clerk_auth_flask import ClerkAuth, get_auth, require_auth
 
@@ -98,3 +100,18 @@ def test_forked_worker_fetches_with_its_own_client(clerk: MockClerk) -> None:
     assert report == '200 {"user_id":"user_child"}'
     assert clerk.jwks_hits == 2  # the child refetched for the new kid
     assert app.test_client().get("/me", headers=headers).status_code == 200  # parent too
+
+
+def test_the_provider_made_for_an_app_is_closed_with_it(clerk: MockClerk) -> None:
+    app = _app(clerk)
+    ok = app.test_client().get("/me", headers={"Authorization": f"Bearer {clerk.mint()}"})
+    assert ok.status_code == 200
+    provider = app.extensions["clerk_auth"].source
+    assert isinstance(provider, SyncKeyProvider)
+    client = provider._client  # made by the provider for the fetch
+    assert client is not None
+    assert not client.is_closed
+    del app, ok
+    gc.collect()
+    assert client.is_closed
+    assert provider._client is None
