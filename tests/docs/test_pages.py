@@ -4,6 +4,7 @@
   RFC 6750 error code, has its own section, and its default message is quoted.
 - docs/configuration.md: every ``ClerkConfig`` and ``JwksPolicy`` field is in a table
   with its default, and every ``CLERK_*`` variable ``from_env`` reads is named.
+- docs/api.md: a row for exactly the names each public package exports.
 - ``mkdocs build --strict`` succeeds (skipped when mkdocs is not installed).
 """
 
@@ -38,6 +39,32 @@ def _table_rows(text: str) -> list[list[str]]:
 
 def _code_spans(cell: str) -> list[str]:
     return re.findall(r"`([^`]+)`", cell)
+
+
+# -- API reference ---------------------------------------------------------------------
+
+PUBLIC_PACKAGES = (
+    "clerk_auth_core",
+    "clerk_auth_core.io",
+    "clerk_auth_core.testing",
+    "clerk_auth_flask",
+    "clerk_auth_starlette",
+    "clerk_auth_starlette.fastapi",
+)
+
+
+def test_api_reference_lists_exactly_the_exported_names() -> None:
+    text = (DOCS / "api.md").read_text(encoding="utf-8")
+    sections = re.split(r"^## `([a-z_.]+)`$", text, flags=re.MULTILINE)
+    listed = {
+        sections[i]: [_code_spans(cells[0])[0].removesuffix("()") for cells in
+                      _table_rows(sections[i + 1])[1:]]
+        for i in range(1, len(sections), 2)
+    }  # fmt: skip
+    assert list(listed) == list(PUBLIC_PACKAGES)
+    for name in PUBLIC_PACKAGES:
+        module = importlib.import_module(name)
+        assert listed[name] == list(module.__all__), name
 
 
 # -- reasons ----------------------------------------------------------------------------
