@@ -258,6 +258,11 @@ class ClerkConfig:
     # Derived once at construction: both are read on every request.
     _expected_issuer: str | None = attrs.field(default=None, init=False, repr=False, eq=False)
     _cookie_suffix: str | None = attrs.field(default=None, init=False, repr=False, eq=False)
+    #: What validate_claims reads, in one tuple: ``(clock_skew, authorized_parties,
+    #: max_token_lifetime, expected issuer, audience)``.
+    _claim_rules: tuple[float, tuple[str, ...], float, str | None, tuple[str, ...]] = attrs.field(
+        default=(5.0, (), 3600.0, None, ()), init=False, repr=False, eq=False
+    )
     #: What this configuration has already verified or refused (``token_cache_size``).
     token_cache: TokenCache = attrs.field(
         factory=lambda: TokenCache(0), init=False, repr=False, eq=False
@@ -274,6 +279,14 @@ class ClerkConfig:
             digest = hashlib.sha1(self.publishable_key.encode(), usedforsecurity=False).digest()
             suffix = base64.urlsafe_b64encode(digest).decode()[:8]
         object.__setattr__(self, "_cookie_suffix", suffix)
+        rules = (
+            self.clock_skew,
+            self.authorized_parties,
+            self.max_token_lifetime,
+            issuer,
+            self.audience,
+        )
+        object.__setattr__(self, "_claim_rules", rules)
         cache = TokenCache(
             self.token_cache_size,
             max_size=self.max_token_size,

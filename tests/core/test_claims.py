@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clerk_auth_core import (
     Actor,
@@ -14,6 +16,7 @@ from clerk_auth_core import (
     TokenVerificationError,
     validate_claims,
 )
+from clerk_auth_core import _claims as _claims_module
 
 from .conftest import AZP, DELETE, ISSUER, NOW, Signer, make_claims, make_config
 
@@ -597,3 +600,117 @@ class TestHas:
         assert not claims.has(role="admin")
         assert not claims.has(permission="org:reports:read")
         assert claims.has()
+
+
+# -- validate_claims' one-expression common case ------------------------------------------
+
+_odd_values: st.SearchStrategy[Any] = st.sampled_from(
+    [None, True, False, 0, -1, 1.5, float(NOW), "", "x", "mch_x", [], {}, 2**53, 2**53 + 1]
+)
+
+
+def _time_value(base: int) -> st.SearchStrategy[Any]:
+    """Near the edges the rules care about: skew, lifetime, range; or a wrong type."""
+    return st.one_of(
+        st.integers(min_value=base - 4000, max_value=base + 4000),
+        st.sampled_from([-(2**53) - 1, -(2**53), 2**53, 2**53 + 1]),
+        _odd_values,
+    )
+
+
+#: What each claim may be changed to: near the edges the rules care about, or odd.
+_CHANGES: dict[str, st.SearchStrategy[Any]] = {
+    "sub": st.one_of(st.just("user_2abc"), _odd_values),
+    "sid": st.one_of(st.just("sess_2abc"), _odd_values),
+    "azp": st.one_of(st.just(AZP), st.just("https://evil.example"), _odd_values),
+    "iss": st.one_of(st.just(ISSUER), st.just("https://other.example"), _odd_values),
+    "aud": st.one_of(st.just("api"), st.just(["api", "x"]), _odd_values),
+    "exp": _time_value(NOW + 55),
+    "nbf": _time_value(NOW - 15),
+    "iat": _time_value(NOW - 5),
+}
+
+
+@st.composite
+def _payloads(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid Clerk payload with up to three claims changed or removed."""
+    payload = make_claims()
+    names = draw(st.lists(st.sampled_from(sorted(_CHANGES)), max_size=3, unique=True))
+    for name in names:
+        if draw(st.booleans()) and name in payload:
+            del payload[name]
+        else:
+            payload[name] = draw(_CHANGES[name])
+    return payload
+
+
+_CONFIGS = [
+    make_config(),
+    make_config(authorized_parties=[]),
+    make_config(authorized_parties=["https://a.example", AZP]),
+    make_config(audience=["api"]),
+    make_config(max_token_lifetime=60),
+    make_config(clock_skew=0),
+    make_config(publishable_key=None, jwks_url="https://x.example/jwks", issuer=None),
+]
+_configs = st.sampled_from(_CONFIGS)
+
+
+def _outcome(check: Any, payload: dict[str, Any], config: ClerkConfig, now: float) -> str | None:
+    try:
+        check(payload, config, now)
+    except TokenVerificationError as exc:
+        return exc.reason
+    return None
+
+
+class TestValidateClaimsCommonCase:
+    """The common-case expression may only say "all rules hold" when the rules, one by
+    one in their order, say so too; then every answer equals theirs."""
+
+    @settings(max_examples=600, deadline=None)
+    @given(payload=_payloads(), config=_configs, drift=st.floats(min_value=-100, max_value=100))
+    def test_same_answer_as_the_rules_in_order(
+        self, payload: dict[str, Any], config: ClerkConfig, drift: float
+    ) -> None:
+        now = NOW + drift
+        assert _outcome(validate_claims, payload, config, now) == _outcome(
+            _claims_module._validate_in_order, payload, config, now
+        )
+
+    def test_every_single_change_answers_as_the_rules_in_order(self) -> None:
+        odd: list[Any] = [None, True, False, 0, -1, 1.5, "", "x", "mch_x", [], {}, 2**53, 2**53 + 1]
+        edges: list[Any] = [-(2**53) - 1, -(2**53), NOW - 3700, NOW - 61, NOW - 60, NOW - 5, NOW]
+        edges += [NOW + 4, NOW + 5, NOW + 6, NOW + 3600, float(NOW), 2**53, 2**53 + 1]
+        values: dict[str, list[Any]] = {
+            "sub": ["user_2abc", *odd],
+            "sid": ["sess_2abc", *odd],
+            "azp": [AZP, "https://evil.example", *odd],
+            "iss": [ISSUER, "https://other.example", *odd],
+            "aud": ["api", ["api"], ["x"], *odd],
+            "exp": [*edges, *odd],
+            "nbf": [*edges, *odd],
+            "iat": [*edges, *odd],
+        }
+        checked = 0
+        for name, candidates in values.items():
+            for value in [DELETE, *candidates]:
+                payload = make_claims()
+                if value is DELETE:
+                    payload.pop(name, None)
+                else:
+                    payload[name] = value
+                for config in _CONFIGS:
+                    for now in (NOW, NOW + 0.5):
+                        got = _outcome(validate_claims, payload, config, now)
+                        want = _outcome(_claims_module._validate_in_order, payload, config, now)
+                        assert got == want, (name, value, config, now)
+                        checked += 1
+        assert checked > 1500
+
+    def test_a_clerk_payload_takes_the_common_case(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        def must_not_run(*_: Any) -> None:
+            raise AssertionError("the rules in order ran for a plain valid payload")
+
+        monkeypatch.setattr(_claims_module, "_validate_in_order", must_not_run)
+        validate_claims(make_claims(), make_config(), NOW)
