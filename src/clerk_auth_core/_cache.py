@@ -64,9 +64,10 @@ __all__ = [
     "HeaderVerdict",
     "KidMissing",
     "Remembered",
+    "SWEEP_EVERY",
     "TokenCache",
+    "make_room",
     "remember",
-    "remember_verified",
 ]
 
 #: ``(claims, kid, key thumbprint, exp, nbf or -inf, iat)``: a tuple, the cheapest
@@ -105,28 +106,36 @@ def remember(table: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
     table[key] = value
 
 
-def remember_verified(
-    table: dict[str, CacheEntry], token: str, entry: CacheEntry, limit: int, dead: float
-) -> None:
-    """:func:`remember` for verified tokens; every ``_SWEEP_EVERY`` inserts, it first
-    drops up to as many of the oldest entries as have expired (``exp <= dead``). Tokens
-    of one instance share their lifetime, so insertion order is expiry order and the
-    table holds about the tokens alive now, not the last ``limit`` ever seen.
-    Lock-free like :func:`remember`."""
-    if not len(table) % _SWEEP_EVERY:
-        for _ in range(_SWEEP_EVERY):
+def make_room(table: dict[str, CacheEntry], token: str, limit: int, dead: float) -> None:
+    """Before ``token`` is inserted: drop up to :data:`SWEEP_EVERY` of the oldest
+    entries that have expired (``exp <= dead``), then, if the table is still full, the
+    oldest entries beyond ``limit`` (:func:`remember`'s eviction). Tokens of one
+    instance share their lifetime, so insertion order is expiry order and the table
+    holds about the tokens alive now, not the last ``limit`` ever seen.
+
+    The verifier calls this every :data:`SWEEP_EVERY` inserts and whenever the table
+    is full, then sets the entry itself (one dict set, inline: every first sight of a
+    token pays it). Lock-free like :func:`remember`.
+    """
+    for _ in range(SWEEP_EVERY):
+        try:
+            oldest = next(iter(table))
+            if table[oldest][3] > dead:
+                break
+            del table[oldest]
+        except (KeyError, RuntimeError, StopIteration):
+            break
+    excess = len(table) - limit + 1
+    if excess > 0 and token not in table:
+        for _ in range(min(excess, _EVICT_BATCH)):
             try:
-                oldest = next(iter(table))
-                if table[oldest][3] > dead:
-                    break
-                del table[oldest]
+                del table[next(iter(table))]
             except (KeyError, RuntimeError, StopIteration):
                 break
-    remember(table, token, entry, limit)
 
 
 #: How often (in inserts) and how far the sweep of expired entries goes.
-_SWEEP_EVERY: Final = 16
+SWEEP_EVERY: Final = 16
 
 
 class TokenCache:

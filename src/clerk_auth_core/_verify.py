@@ -7,8 +7,9 @@
 4. only then the claims: the claim rules (:mod:`._claims`).
 
 joserfc imported the key (``KeySet``); the signature is checked with that key's
-``cryptography`` object directly, over the exact signing input, because joserfc's
-general path decodes the payload before the signature and costs more than it protects.
+``cryptography`` object directly, over the exact signing input (:mod:`._rs256`),
+because joserfc's general path decodes the payload before the signature and costs
+more than it protects.
 
 Each configuration remembers what it has verified and refused
 (:class:`~clerk_auth_core._cache.TokenCache`): a token sent again is answered after
@@ -20,15 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-
-from ._cache import REFUSED_ENTRIES, Remembered, remember, remember_verified
+from ._cache import REFUSED_ENTRIES, SWEEP_EVERY, Remembered, make_room, remember
 from ._claims import SessionClaims, decode_claims, validate_claims
 from ._config import ClerkConfig
 from ._errors import KeyResolutionError, Reason, refusal
 from ._keys import KeySet, VerificationKey
+from ._rs256 import rs256_failure
 from ._tokens import Gated, UnverifiedToken, gate, unverified_token
 
 __all__ = [
@@ -42,8 +40,6 @@ __all__ = [
     "verify_token",
 ]
 
-_PKCS1 = padding.PKCS1v15()
-_SHA256 = hashes.SHA256()
 _NEVER = float("-inf")
 
 
@@ -91,12 +87,9 @@ def check_signature(unverified: UnverifiedToken, key: VerificationKey) -> None:
     """
     if len(unverified.signature) != key.signature_length:
         raise refusal(Reason.TOKEN_INVALID_SIGNATURE)
-    try:
-        key.public_key.verify(unverified.signature, unverified.signing_input, _PKCS1, _SHA256)
-    except InvalidSignature:
-        raise refusal(Reason.TOKEN_INVALID_SIGNATURE) from None
-    except Exception:
-        raise refusal(Reason.TOKEN_VERIFICATION_FAILED) from None
+    failure = rs256_failure(key.public_key, unverified.signature, unverified.signing_input)
+    if failure is not None:
+        raise refusal(failure)
 
 
 def verify_parsed(
@@ -147,28 +140,23 @@ def verify_gated(
         if type(token) is str:
             remember(config.token_cache.refused, token, (kid,), REFUSED_ENTRIES)
         raise refusal(Reason.JWK_KID_MISMATCH)
-    # §3.4 the signature (what check_signature does, inline: the hot path).
+    # §3.4 the signature (check_signature, written out: the hot path).
     if len(signature) != key.signature_length:
         raise refusal(Reason.TOKEN_INVALID_SIGNATURE)
-    try:
-        key.public_key.verify(signature, signing_input, _PKCS1, _SHA256)
-    except InvalidSignature:
-        raise refusal(Reason.TOKEN_INVALID_SIGNATURE) from None
-    except Exception:
-        raise refusal(Reason.TOKEN_VERIFICATION_FAILED) from None
+    failure = rs256_failure(key.public_key, signature, signing_input)
+    if failure is not None:
+        raise refusal(failure)
     # Only now are the claims looked at (spec §3.5).
     validate_claims(payload, config, now)
     claims = decode_claims(payload, payload if owned else dict(payload))
     cache = config.token_cache
     if cache.size and type(token) is str:
+        verified = cache.verified
+        if not len(verified) % SWEEP_EVERY or len(verified) >= cache.size:
+            make_room(verified, token, cache.size, now - config.clock_skew)
         # validate_claims made exp and iat numbers, and nbf a number or absent.
-        remember_verified(
-            cache.verified,
-            token,
-            (claims, kid, key.thumbprint, payload["exp"], payload.get("nbf", _NEVER),
-             payload["iat"]),
-            cache.size,
-            now - config.clock_skew,
+        verified[token] = (
+            claims, kid, key.thumbprint, payload["exp"], payload.get("nbf", _NEVER), payload["iat"]
         )  # fmt: skip
     return claims
 

@@ -43,9 +43,10 @@ class CountingKey:
         self.key_size = real.key_size
         self.calls = 0
 
-    def verify(self, *args: Any) -> None:
+    def recover_data_from_signature(self, *args: Any) -> bytes:
         self.calls += 1
-        self.real.verify(*args)
+        recovered: bytes = self.real.recover_data_from_signature(*args)
+        return recovered
 
 
 def counting_keys(keys: KeySet, kid: str | None = KID) -> tuple[KeySet, CountingKey]:

@@ -46,11 +46,11 @@ def swap_payload(token: str, claims: dict[str, Any]) -> str:
 
 
 class _ExplodingKey:
-    """A public key whose verify() fails in a way other than a false signature."""
+    """A public key whose signature check fails in a way other than a false signature."""
 
     key_size = 2048
 
-    def verify(self, *_args: Any) -> None:
+    def recover_data_from_signature(self, *_args: Any) -> bytes:
         raise RuntimeError("backend failure")
 
 
