@@ -126,38 +126,31 @@ _orjson_loads = orjson.loads
 _orjson_dumps = orjson.dumps
 
 
-def _reproduced(data: bytes) -> Any:
-    """The value of ``data`` when orjson parses it and writes exactly ``data`` back (the
-    first path in the module docstring); else ``None`` (not a refusal: decide later).
-
-    At most :data:`MAX_DEPTH` brackets in all, counted in strings too, bounds the
-    nesting. Exact bytes back also rule out whitespace, escapes (so lone surrogates),
-    a BOM, a number orjson would read differently from ``json`` (``1E2``, ``-0``, an
-    integer beyond 64 bits, a double it did not round correctly), and duplicate names.
-    """
-    if data.count(b"{") + data.count(b"[") > MAX_DEPTH:
-        return None
-    try:
-        value = _orjson_loads(data)
-        if _orjson_dumps(value) == data:
-            return value
-    except (ValueError, TypeError):  # orjson's decode and encode errors
-        pass
-    return None
-
-
 def loads_object(data: bytes) -> dict[str, Any]:
-    """:func:`loads_strict` for a JSON object in bytes (a token's payload), the common
-    case first: orjson when it writes the input back exactly (:func:`_reproduced`);
-    then, after :func:`_fast_ok`, the C scanner alone, on a document that must start at
-    offset 0 and end at the last byte. Anything else, every error included, takes
-    :func:`loads_strict`, which decides exactly.
+    """:func:`loads_strict` for a JSON object in bytes (a token's payload), the cheapest
+    path first (see the module docstring): orjson, when it writes the input back
+    exactly; else :func:`_loads_object_exactly`.
 
     :raises StrictJSONError: as :func:`loads_strict`.
     """
-    value = _reproduced(data)
-    if type(value) is dict:
-        return value
+    # At most MAX_DEPTH brackets in all (counted in strings too) bounds the nesting.
+    # The exact bytes back rule out whitespace, escapes (so lone surrogates), a BOM, a
+    # number orjson reads differently from json (1E2, -0, an integer beyond 64 bits, a
+    # double it did not round correctly), and duplicate names.
+    if data.count(b"{") + data.count(b"[") <= MAX_DEPTH:
+        try:
+            value = _orjson_loads(data)
+            if type(value) is dict and _orjson_dumps(value) == data:
+                return value
+        except (ValueError, TypeError):  # orjson's decode and encode errors
+            pass
+    return _loads_object_exactly(data)
+
+
+def _loads_object_exactly(data: bytes) -> dict[str, Any]:
+    """The C scanner alone after :func:`_fast_ok`, on a document that must start at
+    offset 0 and end at the last byte; anything else, every error included, takes
+    :func:`loads_strict`, which decides exactly."""
     try:
         text = data.decode("utf-8")
         if _fast_ok(data):

@@ -194,9 +194,15 @@ class TestLoadsObjectAgreesWithTheExactPath:
             return
         assert json.dumps(loads_object(data)) == json.dumps(expected)
 
-    def test_a_clerk_payload_takes_the_orjson_path(self) -> None:
-        data = b'{"azp":"https://app.example.com","exp":1795697328,"fva":[7,-1],"v":2,"o":{"id":"org_1"}}'
-        assert _json._reproduced(data) == json.loads(data)
+    def test_a_clerk_payload_takes_the_orjson_path(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        def must_not_run(_: bytes) -> Any:
+            raise AssertionError("a Clerk payload left the orjson path")
+
+        monkeypatch.setattr(_json, "_loads_object_exactly", must_not_run)
+        data = (
+            b'{"azp":"https://app.example.com","exp":1795697328,"fva":[7,-1],"v":2,"o":{"id":"o"}}'
+        )
+        assert loads_object(data) == json.loads(data)
 
     @pytest.mark.parametrize(
         "document",
@@ -210,6 +216,15 @@ class TestLoadsObjectAgreesWithTheExactPath:
             '{"a":' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}",
         ],
     )
-    def test_what_orjson_cannot_prove_goes_on(self, document: str) -> None:
-        value = _json._reproduced(document.encode("utf-8"))
-        assert value is None
+    def test_what_orjson_cannot_prove_goes_on(
+        self, document: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seen: list[bytes] = []
+
+        def exactly(data: bytes) -> dict[str, Any]:
+            seen.append(data)
+            return {}
+
+        monkeypatch.setattr(_json, "_loads_object_exactly", exactly)
+        loads_object(document.encode("utf-8"))
+        assert seen == [document.encode("utf-8")]
