@@ -326,6 +326,11 @@ _v2_memo: dict[
     tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None,
 ] = {}
 _MALFORMED: Final = "A feature or plan entry is malformed."
+#: The last key that decoded, with what it decoded to (one tuple: swapped atomically).
+_v2_last: tuple[Any, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = (
+    object(),
+    ((), (), ()),
+)
 
 
 def _v2_derived(
@@ -345,6 +350,12 @@ def _v2_derived(
     )
     # Equal JSON values give equal results: strings decode alike, and every non-string
     # (1, 1.0, true …) counts as an empty list. Unhashable values are not remembered.
+    # The last key first: comparing it costs less than hashing the request's four new
+    # strings, and consecutive tokens tend to come from the same role in the same org.
+    global _v2_last
+    last_key, last_derived = _v2_last
+    if key == last_key:
+        return last_derived
     try:
         known = _v2_memo.get(key, _UNKNOWN)
     except TypeError:
@@ -353,6 +364,7 @@ def _v2_derived(
         raise TokenVerificationError(Reason.TOKEN_INVALID, _MALFORMED)
     if known is not _UNKNOWN and known is not _UNHASHABLE:
         result: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] = known
+        _v2_last = (key, result)
         return result
     try:
         fea = _comma_list(key[0])
@@ -367,6 +379,7 @@ def _v2_derived(
         raise
     if known is _UNKNOWN:
         remember(_v2_memo, key, derived, _V2_ENTRIES)
+    _v2_last = (key, derived)
     return derived
 
 

@@ -503,6 +503,28 @@ class TestSessionClaims:
             claims_of(v=2, fea=fea)
         assert info.value.reason == Reason.TOKEN_INVALID
 
+    def test_remembered_decodings_answer_as_a_fresh_one(self) -> None:
+        # Alternating organisations, then a malformed feature list right after a good
+        # one: what the memo (and its last-key shortcut) answers is what decoding
+        # answers, and a malformed entry is never answered from memory.
+        orgs = [
+            ({"id": "o1", "rol": "admin", "per": "read,write", "fpm": "3"}, "o:reports", "u:a"),
+            ({"id": "o2", "rol": "member", "per": "read,write", "fpm": "1"}, "o:reports", "u:b"),
+            ({"id": "o3", "rol": "member", "per": "read", "fpm": "1"}, "o:billing,u:x", "o:b"),
+        ]
+        expected = [
+            (("org:reports",), ("user:a",), ("org:reports:read", "org:reports:write")),
+            (("org:reports",), ("user:b",), ("org:reports:read",)),
+            (("org:billing", "user:x"), ("org:b",), ("org:billing:read",)),
+        ]
+        for i in [0, 0, 1, 0, 2, 2, 1, 0]:
+            org, fea, pla = orgs[i]
+            claims = claims_of(v=2, o=org, fea=fea, pla=pla)
+            assert (claims.features, claims.plans, claims.org_permissions) == expected[i]
+            with pytest.raises(TokenVerificationError) as info:
+                claims_of(v=2, o=org, fea=fea + ",broken", pla=pla)
+            assert info.value.reason == Reason.TOKEN_INVALID
+
     # -- other claims --------------------------------------------------------------------
 
     @pytest.mark.parametrize(
