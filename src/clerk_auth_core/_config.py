@@ -50,18 +50,22 @@ def _finite_non_negative(name: str, env: str | None = None) -> Any:
     return check
 
 
-def _non_negative_int(name: str) -> Any:
+def _non_negative_int(name: str, env: str | None = None) -> Any:
+    label = f"{env} ({name})" if env else name
+
     def check(_inst: object, _attr: attrs.Attribute[Any], value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigurationError(f"{name} must be an integer >= 0.")
+            raise ConfigurationError(f"{label} must be an integer >= 0.")
 
     return check
 
 
-def _positive_int(name: str) -> Any:
+def _positive_int(name: str, env: str | None = None) -> Any:
+    label = f"{env} ({name})" if env else name
+
     def check(_inst: object, _attr: attrs.Attribute[Any], value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigurationError(f"{name} must be a positive integer.")
+            raise ConfigurationError(f"{label} must be a positive integer.")
 
     return check
 
@@ -242,7 +246,9 @@ class ClerkConfig:
         validator=_finite_non_negative("max_token_lifetime", "CLERK_MAX_TOKEN_LIFETIME"),
     )
     #: Refuse tokens longer than this many bytes before decoding anything.
-    max_token_size: int = attrs.field(default=8192, validator=_positive_int("max_token_size"))
+    max_token_size: int = attrs.field(
+        default=8192, validator=_positive_int("max_token_size", "CLERK_MAX_TOKEN_SIZE")
+    )
     #: ``CLERK_ALLOW_PENDING``: treat ``sts: pending`` sessions as signed in.
     allow_pending: bool = attrs.field(default=False)
     #: Allowed signature algorithms. Only RS256 is supported (spec §3.2).
@@ -252,7 +258,8 @@ class ClerkConfig:
     #: Most verified tokens remembered, so a token sent again costs no signature check
     #: (its key and time claims are re-checked on every use); 0 disables the cache.
     token_cache_size: int = attrs.field(
-        default=10_000, validator=_non_negative_int("token_cache_size")
+        default=10_000,
+        validator=_non_negative_int("token_cache_size", "CLERK_TOKEN_CACHE_SIZE"),
     )
     _static_keys: KeySet | None = attrs.field(default=None, init=False, repr=False, eq=False)
     # Derived once at construction: both are read on every request.
@@ -411,8 +418,10 @@ class ClerkConfig:
         Reads ``CLERK_SECRET_KEY``, ``CLERK_PUBLISHABLE_KEY``, ``CLERK_JWT_KEY``,
         ``CLERK_JWKS_URL``, ``CLERK_API_URL``, ``CLERK_API_VERSION``, ``CLERK_ISSUER``,
         ``CLERK_AUTHORIZED_PARTIES`` (comma-separated), ``CLERK_AUDIENCE``,
-        ``CLERK_CLOCK_SKEW``, ``CLERK_MAX_TOKEN_LIFETIME``, ``CLERK_ALLOW_PENDING``.
-        Keyword ``overrides`` win over the environment.
+        ``CLERK_CLOCK_SKEW``, ``CLERK_MAX_TOKEN_LIFETIME``, ``CLERK_MAX_TOKEN_SIZE``,
+        ``CLERK_TOKEN_CACHE_SIZE``, ``CLERK_ALLOW_PENDING`` (and, from a mapping such as
+        Flask's ``app.config``, ``CLERK_JWKS_POLICY``: a :class:`JwksPolicy` or a dict of
+        its fields). Keyword ``overrides`` win over the environment.
         """
         env = os.environ if environ is None else environ
         return cls(**{**settings_from_mapping(env), **overrides})
@@ -432,6 +441,39 @@ _FLOAT_VARS = {
     "CLERK_CLOCK_SKEW": "clock_skew",
     "CLERK_MAX_TOKEN_LIFETIME": "max_token_lifetime",
 }
+_INT_VARS = {
+    "CLERK_MAX_TOKEN_SIZE": "max_token_size",
+    "CLERK_TOKEN_CACHE_SIZE": "token_cache_size",
+}
+
+
+def _int_setting(var: str, value: Any) -> int:
+    """A whole number from a variable (decimal digits) or from ``app.config`` (an int)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
+        return int(value.strip())
+    raise ConfigurationError(f"{var} must be a whole number.")
+
+
+def _jwks_policy_setting(value: Any) -> JwksPolicy:
+    """``CLERK_JWKS_POLICY``: a :class:`JwksPolicy`, or a mapping of its fields (set in
+    ``app.config``; there is no string form)."""
+    if isinstance(value, JwksPolicy):
+        return value
+    if isinstance(value, Mapping):
+        known = {a.name for a in attrs.fields(JwksPolicy)}
+        unknown = sorted(str(k) for k in value if k not in known)
+        if unknown:
+            raise ConfigurationError(
+                f"CLERK_JWKS_POLICY has no setting {unknown[0]!r}; "
+                f"the settings are {', '.join(sorted(known))}."
+            )
+        try:
+            return JwksPolicy(**value)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"CLERK_JWKS_POLICY: {exc.message}") from None
+    raise ConfigurationError("CLERK_JWKS_POLICY must be a JwksPolicy or a mapping of its fields.")
 
 
 def settings_from_mapping(env: Mapping[str, Any]) -> dict[str, Any]:
@@ -453,6 +495,13 @@ def settings_from_mapping(env: Mapping[str, Any]) -> dict[str, Any]:
             out[field] = float(value)
         except (TypeError, ValueError):
             raise ConfigurationError(f"{var} must be a number.") from None
+    for var, field in _INT_VARS.items():
+        value = env.get(var)
+        if value is not None and value != "":
+            out[field] = _int_setting(var, value)
+    policy = env.get("CLERK_JWKS_POLICY")
+    if policy is not None and policy != "":
+        out["jwks"] = _jwks_policy_setting(policy)
     pending = env.get("CLERK_ALLOW_PENDING")
     if pending is not None and pending != "":
         if isinstance(pending, bool):

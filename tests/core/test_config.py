@@ -520,6 +520,17 @@ class TestFromEnv:
             pytest.param({"CLERK_API_URL": "http://api.example"}, "CLERK_API_URL", id="api-url"),
             pytest.param({"CLERK_API_VERSION": "a/b"}, "CLERK_API_VERSION", id="api-version"),
             pytest.param({"CLERK_ISSUER": "issuer"}, "CLERK_ISSUER", id="issuer"),
+            pytest.param(
+                {"CLERK_TOKEN_CACHE_SIZE": "many"}, "CLERK_TOKEN_CACHE_SIZE", id="cache-text"
+            ),
+            pytest.param(
+                {"CLERK_TOKEN_CACHE_SIZE": "-1"}, "CLERK_TOKEN_CACHE_SIZE", id="cache-negative"
+            ),
+            pytest.param({"CLERK_MAX_TOKEN_SIZE": "0"}, "CLERK_MAX_TOKEN_SIZE", id="size-zero"),
+            pytest.param({"CLERK_MAX_TOKEN_SIZE": "8k"}, "CLERK_MAX_TOKEN_SIZE", id="size-text"),
+            pytest.param(
+                {"CLERK_JWKS_POLICY": "stale_if_error=60"}, "CLERK_JWKS_POLICY", id="policy-str"
+            ),
         ],
     )
     def test_error_names_the_variable(self, env: dict[str, str], variable: str) -> None:
@@ -549,6 +560,44 @@ class TestFromEnv:
             "allow_pending": True,
             "audience": ("a", "b"),
         }
+
+    def test_cache_and_size_from_variables(self) -> None:
+        config = ClerkConfig.from_env(
+            {
+                "CLERK_SECRET_KEY": SECRET_KEY,
+                "CLERK_TOKEN_CACHE_SIZE": "0",
+                "CLERK_MAX_TOKEN_SIZE": " 4096 ",
+            }
+        )
+        assert config.token_cache_size == 0
+        assert config.token_cache.size == 0
+        assert config.max_token_size == 4096
+        assert config.token_cache.max_size == 4096
+
+    def test_jwks_policy_from_app_config(self) -> None:
+        policy = JwksPolicy(stale_if_error=60)
+        assert settings_from_mapping({"CLERK_JWKS_POLICY": policy}) == {"jwks": policy}
+        settings = settings_from_mapping(
+            {"CLERK_JWKS_POLICY": {"unknown_kid_cooldown": 0, "timeout": 2}}
+        )
+        assert settings == {"jwks": JwksPolicy(unknown_kid_cooldown=0, timeout=2)}
+        config = ClerkConfig(secret_key=SECRET_KEY, **settings)
+        assert config.jwks.unknown_kid_cooldown == 0
+
+    @pytest.mark.parametrize(
+        ("value", "says"),
+        [
+            pytest.param({"stale": 1}, "no setting 'stale'", id="unknown-field"),
+            pytest.param({"fresh_for": -1}, "fresh_for", id="invalid-value"),
+            pytest.param({"max_keys": "64"}, "max_keys", id="wrong-type"),
+            pytest.param(["fresh_for"], "a mapping", id="not-a-mapping"),
+        ],
+    )
+    def test_jwks_policy_errors_name_the_setting(self, value: Any, says: str) -> None:
+        with pytest.raises(ConfigurationError) as info:
+            settings_from_mapping({"CLERK_JWKS_POLICY": value})
+        assert "CLERK_JWKS_POLICY" in str(info.value)
+        assert says in str(info.value)
 
 
 class TestIsLoopbackHost:

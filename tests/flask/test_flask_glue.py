@@ -80,6 +80,28 @@ def test_config_from_app_config(app: Flask, idle_clerk: MockClerk, bearer: dict[
     assert app.test_client().get("/me", headers=bearer).status_code == 200
 
 
+def test_jwks_policy_and_cache_from_app_config(
+    app: Flask, idle_clerk: MockClerk, bearer: dict[str, str]
+) -> None:
+    app.config.update(
+        CLERK_JWT_KEY=idle_clerk.public_pem,
+        CLERK_ISSUER=idle_clerk.issuer,
+        CLERK_AUTHORIZED_PARTIES=idle_clerk.origin,
+        CLERK_JWKS_POLICY={"unknown_kid_cooldown": 0, "stale_if_error": 60},
+        CLERK_TOKEN_CACHE_SIZE=0,
+    )
+    ClerkAuth(app)
+    config = app.extensions["clerk_auth"].config
+    assert config.jwks.unknown_kid_cooldown == 0
+    assert config.jwks.stale_if_error == 60
+    assert config.token_cache_size == 0
+    app.get("/me")(require_auth(_me))
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get("/me", headers=bearer).json == {"user_id": "user_flask"}
+    assert not config.token_cache.verified  # the cache is off, as configured
+
+
 def test_config_from_env_and_app_config_wins(
     app: Flask, idle_clerk: MockClerk, bearer: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,10 +126,11 @@ def test_config_from_env_and_app_config_wins(
         ),
         ({"CLERK_JWT_KEY": "-----BEGIN PUBLIC KEY-----\nnope"}, "CLERK_JWT_KEY"),
         ({"CLERK_JWT_KEY": "x", "CLERK_CLOCK_SKEW": "soon"}, "CLERK_CLOCK_SKEW"),
+        ({"CLERK_JWT_KEY": "x", "CLERK_JWKS_POLICY": {"fresh": 1}}, "CLERK_JWKS_POLICY"),
     ],
 )
 def test_misconfigured_app_fails_at_init_app(
-    app: Flask, settings: dict[str, str], message: str
+    app: Flask, settings: dict[str, Any], message: str
 ) -> None:
     app.config.update(settings)
     with pytest.raises(ConfigurationError, match=message) as info:
