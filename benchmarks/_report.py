@@ -15,7 +15,21 @@ from typing import Any
 from ._servers import ServerResult
 from ._timing import Measured
 
-__all__ = ["Bar", "Target", "derived", "print_tables", "write_chart", "write_json"]
+__all__ = [
+    "Bar",
+    "Target",
+    "baseline_per_group",
+    "derived",
+    "load_note",
+    "print_tables",
+    "write_chart",
+    "write_json",
+]
+
+#: The baseline's name in every group (``_fixtures.rsa_baseline``).
+BASELINE = "raw RSA verify"
+#: A spread of the baseline between groups beyond this says the machine's load changed.
+BUSY_SPREAD = 1.2
 
 
 @dataclass
@@ -47,6 +61,31 @@ def derived(plus: Sequence[Measured], minus: Sequence[Measured], base: Measured)
         (sum(m.ns[r] for m in plus) - sum(m.ns[r] for m in minus)) / base.ns[r]
         for r in range(rounds)
     ]
+
+
+def baseline_per_group(groups: dict[str, dict[str, Measured]]) -> dict[str, float]:
+    """The raw RSA verify's median in each group, in µs: the same work every time, so
+    its spread between groups is how much the machine's speed moved during the run."""
+    return {
+        name: round(group[BASELINE].median_ns / 1000, 2)
+        for name, group in groups.items()
+        if BASELINE in group
+    }
+
+
+def load_note(per_group: dict[str, float]) -> str | None:
+    """One line on the baseline's spread between groups, with a warning when it is wide
+    (``None`` with fewer than two groups)."""
+    if len(per_group) < 2:
+        return None
+    low, high = min(per_group.values()), max(per_group.values())
+    line = f"raw RSA verify, per group: {low:.1f}–{high:.1f} µs"
+    if high > low * BUSY_SPREAD:
+        line += (
+            " (the machine's load changed during the run: ratios of Python code rise with"
+            " it; ours ÷ the minimal verifier, measured in the same rounds, is steadier)"
+        )
+    return line
 
 
 def print_tables(

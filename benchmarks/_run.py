@@ -16,7 +16,16 @@ from pathlib import Path
 from ._adapters import fastapi_candidates, flask_candidates, starlette_candidates
 from ._fixtures import Fixtures, rsa_baseline
 from ._memory import cache_memory
-from ._report import Bar, Target, derived, print_tables, write_chart, write_json
+from ._report import (
+    Bar,
+    Target,
+    baseline_per_group,
+    derived,
+    load_note,
+    print_tables,
+    write_chart,
+    write_json,
+)
 from ._servers import ServerResult, run_servers
 from ._timing import Measured, measure
 from ._verifiers import (
@@ -84,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         fx.close()
     print_tables(targets, groups, notes)
     print(f"\n  interpreter: {sys.executable} (Python {platform.python_version()})")
+    per_group = baseline_per_group(groups)
+    note = load_note(per_group)
+    if note:
+        print(f"  {note}")
     print(
         f"\n  token cache: {memory.bytes_per_entry:.0f} bytes per entry, plus the token it keeps"
         f" alive ({memory.token_bytes} bytes): {memory.total_per_entry / 1024:.1f} KiB;"
@@ -106,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": _versions(),
         "seconds": round(time.monotonic() - started, 1),
         "interpreter": sys.executable,
+        "baseline_us_per_group": per_group,
         "cache_memory": {
             "bytes_per_entry": round(memory.bytes_per_entry),
             "token_bytes": memory.token_bytes,
