@@ -129,7 +129,7 @@ _orjson_dumps = orjson.dumps
 def loads_object(data: bytes) -> dict[str, Any]:
     """:func:`loads_strict` for a JSON object in bytes (a token's payload), the cheapest
     path first (see the module docstring): orjson, when it writes the input back
-    exactly; else :func:`_loads_object_exactly`.
+    exactly; else :func:`loads_strict`, which takes the other two paths.
 
     :raises StrictJSONError: as :func:`loads_strict`.
     """
@@ -144,21 +144,6 @@ def loads_object(data: bytes) -> dict[str, Any]:
                 return value
         except (ValueError, TypeError):  # orjson's decode and encode errors
             pass
-    return _loads_object_exactly(data)
-
-
-def _loads_object_exactly(data: bytes) -> dict[str, Any]:
-    """The C scanner alone after :func:`_fast_ok`, on a document that must start at
-    offset 0 and end at the last byte; anything else, every error included, takes
-    :func:`loads_strict`, which decides exactly."""
-    try:
-        text = data.decode("utf-8")
-        if _fast_ok(data):
-            value, end = _scan_fast(text, 0)
-            if end == len(text) and type(value) is dict:
-                return value
-    except (StopIteration, ValueError, RecursionError):
-        pass  # decided below
     result: dict[str, Any] = loads_strict(data)
     return result
 
