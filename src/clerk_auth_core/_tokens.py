@@ -60,7 +60,9 @@ _ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
 # translate base64url to standard base64 ("-" → "+", "_" → "/") and turn every byte
 # outside the alphabet ("+", "/", "=", spaces, anything) into ".", the separator; then
 # splitting at "." checks the alphabet and the three segments at once (a stray byte
-# makes a fourth segment, or an empty one).
+# makes a fourth segment, or an empty one). Exactly three parts still allow a stray
+# byte *in place of* a separator ("head,body.sig"), so the two separators are then
+# checked in the original bytes.
 _STD_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _TO_STD = bytearray(b"." * 256)
@@ -78,6 +80,7 @@ _NON_CANONICAL: Final = tuple(
     for rem, bits in ((0, 0), (1, 0), (2, 0x0F), (3, 0x03))
 )
 _PADDING: Final = (b"", b"", b"==", b"=")
+_DOT: Final = ord(".")
 #: Longest header segment: base64url of MAX_HEADER_BYTES.
 _MAX_HEADER_SEGMENT: Final = (MAX_HEADER_BYTES * 4 + 2) // 3
 
@@ -225,6 +228,9 @@ def gate(
     header_std, payload_std, signature_std = parts
     if not header_std or not payload_std or not signature_std:
         return Reason.TOKEN_INVALID
+    end = len(header_std) + 1 + len(payload_std)
+    if raw[len(header_std)] != _DOT or raw[end] != _DOT:
+        return Reason.TOKEN_INVALID
     verdict = None if headers is None else headers.get(header_std)
     if verdict is None:
         verdict = _header_verdict(header_std, algorithms, kid_required)
@@ -250,7 +256,7 @@ def gate(
         return verdict
     return (
         verdict[2],
-        raw[: len(header_std) + 1 + len(payload_std)],
+        raw[:end],
         a2b_base64(signature_std + _PADDING[sig_rem]),
         payload,
         verdict,

@@ -417,6 +417,12 @@ case("b64-trailing-newline", "base64", INVALID, True, lambda k: k.valid() + "\n"
      http=False, cookie=False)  # fmt: skip
 case("segments-4", "base64", INVALID, True, lambda k: k.valid() + "." + b64url(b"extra"))
 case("segments-trailing-dot", "base64", INVALID, True, lambda k: k.valid() + ".")
+# A byte outside the alphabet where a separator belongs still splits into three parts
+# once the alphabet is mapped; the separators themselves must be dots.
+case("segments-comma-separator", "base64", INVALID, True,
+     lambda k: k.valid().replace(".", ",", 1))  # fmt: skip
+case("segments-plus-separator", "base64", INVALID, True,
+     lambda k: (lambda p: f"{p[0]}.{p[1]}+{p[2]}")(parts(k.valid())))  # fmt: skip
 case("segments-leading-dot", "base64", INVALID, True, lambda k: "." + k.valid())
 case("segments-empty-middle", "base64", INVALID, True,
      lambda k: (lambda p: f"{p[0]}..{p[2]}")(parts(k.valid())))  # fmt: skip

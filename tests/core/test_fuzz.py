@@ -342,6 +342,10 @@ class TestParseTokenProperties:
         assert parsed.alg == "RS256"
         assert isinstance(parsed.payload, dict)
         assert token not in repr(parsed)
+        # Three segments joined by real dots, and the signing input is the first two.
+        head, body, _sig = token.split(".")
+        assert parsed.signing_input == f"{head}.{body}".encode()
+        assert parsed.payload_segment == body
 
 
 @pytest.fixture(scope="module")

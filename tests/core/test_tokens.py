@@ -165,6 +165,17 @@ class TestParseToken:
         parse_token(token)  # control: the original passes
         assert reason_of(mangle(token)) == INVALID
 
+    @pytest.mark.parametrize("position", [0, 1], ids=["first-dot", "second-dot"])
+    def test_separator_is_a_dot(self, signer: Signer, position: int) -> None:
+        # Every other ASCII byte outside the alphabet, put where a "." belongs, leaves
+        # three segments once split, and still must not pass the gate.
+        token = signer.mint()
+        dot = [i for i, c in enumerate(token) if c == "."][position]
+        strays = [chr(b) for b in range(128) if chr(b) not in _ALPHABET + "."]
+        assert len(strays) == 63
+        for stray in strays:
+            assert reason_of(token[:dot] + stray + token[dot + 1 :]) == INVALID, repr(stray)
+
     @pytest.mark.parametrize("value", [None, b"a.b.c", 1, ["a", "b", "c"]])
     def test_not_a_string(self, value: Any) -> None:
         assert reason_of(value) == INVALID
