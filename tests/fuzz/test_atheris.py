@@ -25,9 +25,18 @@ def test_atheris_gate_briefly(tmp_path: Path) -> None:
         ],
         capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
     )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-4000:]
+    assert run.returncode == 0, _failure_report(run.stderr)
     done = re.search(r"Done (\d+) runs", run.stderr)
     assert done is not None, run.stderr[-2000:]
     assert int(done.group(1)) > 0
     print(done.group(0))  # shown with -s, for the record
     assert not list(tmp_path.glob("crash-*"))
+
+
+def _failure_report(stderr: str) -> str:
+    """libFuzzer's seed (to replay the run with ``-seed=``) and the Python traceback,
+    which the progress lines would otherwise push out of the report."""
+    seed = re.search(r"INFO: Seed: \d+", stderr)
+    start = stderr.find("=== Uncaught Python exception")
+    tail = stderr[start:] if start >= 0 else stderr[-3000:]
+    return f"{seed.group(0) if seed else 'no seed line'}\n{tail[-4000:]}"
