@@ -28,10 +28,11 @@ refreshes it, so most requests present a token this process has already verified
 
 ``refused``
     token → what stopped it before a signature check: the reason the gate refused it,
-    or ``(kid,)`` when it passed the gate but no key had its ``kid``. The gate is a
-    pure function of (token, configuration), so a token sent again is not parsed
-    again; the key lookup still runs every time (and a kid that has appeared since
-    sends the token through a full verification). Only immutable values are kept:
+    or ``(kid, keys)`` when it passed the gate but the key set ``keys`` had no key
+    for its ``kid``. The gate is a pure function of (token, configuration), so a token
+    sent again is not parsed again. A key set is immutable, so the same ``keys`` object
+    answers the same; any other key set is asked again (and a kid that has appeared
+    since sends the token through a full verification). Only immutable values are kept:
     nothing a caller holds can change what a later request is answered.
 
 Bounds: ``verified`` holds at most ``ClerkConfig.token_cache_size`` entries (0: no
@@ -58,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 if TYPE_CHECKING:
     from ._claims import SessionClaims
+    from ._keys import KeySet
 
 __all__ = [
     "CacheEntry",
@@ -73,8 +75,9 @@ __all__ = [
 #: ``(claims, kid, key thumbprint, exp, nbf or -inf, iat)``: a tuple, the cheapest
 #: immutable record to build and read.
 CacheEntry: TypeAlias = "tuple[SessionClaims, str | None, str, float, float, float]"
-#: ``(kid,)``: the token passed the gate, but no key had its kid.
-KidMissing: TypeAlias = "tuple[str | None]"
+#: ``(kid, keys)``: the token passed the gate, but the key set ``keys`` had no key for
+#: its kid.
+KidMissing: TypeAlias = "tuple[str | None, KeySet]"
 #: What a request can be answered from without parsing its token.
 Remembered: TypeAlias = "CacheEntry | KidMissing"
 #: ``(header, alg, kid)`` for a header that passed the header step, else the reason.

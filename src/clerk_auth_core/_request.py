@@ -276,7 +276,7 @@ def kid_of(prepared: Prepared) -> str | None:
     if unverified is not None:
         return unverified.kid
     assert known is not None
-    return known[0] if len(known) == 1 else known[1]
+    return known[0] if len(known) == 2 else known[1]
 
 
 def complete(

@@ -138,7 +138,7 @@ def verify_gated(
         # Remember that the gate passed, and the kid: the same token again is answered
         # without parsing it (verify_remembered).
         if type(token) is str:
-            remember(config.token_cache.refused, token, (kid,), REFUSED_ENTRIES)
+            remember(config.token_cache.refused, token, (kid, keys), REFUSED_ENTRIES)
         raise refusal(Reason.JWK_KID_MISMATCH)
     # §3.4 the signature (check_signature, written out: the hot path).
     if len(signature) != key.signature_length:
@@ -185,8 +185,10 @@ def verify_remembered(
     (the token's ``kid`` must still name the very key material whose signature held;
     else the entry is dropped and ``None`` answered), then ``exp``, ``nbf``, ``iat``
     against ``now`` with the configured skew (an expired entry is dropped). A token
-    whose key was missing: the key set, then the kid (still missing:
-    ``jwk-kid-mismatch``; there now: ``None``). Everything else a verification decides
+    whose key was missing: the very key set that lacked it answers
+    ``jwk-kid-mismatch`` at once (key sets are immutable); otherwise the key set, then
+    the kid (still missing: ``jwk-kid-mismatch``, and this set is remembered; there
+    now: ``None``). Everything else a verification decides
     depends only on the token and this (frozen) configuration, which the cache belongs
     to.
 
@@ -194,12 +196,17 @@ def verify_remembered(
         ``token-iat-in-the-future``, ``jwk-kid-mismatch``.
     :raises KeyResolutionError: ``jwk-failed-to-resolve`` when ``keys`` is ``None``.
     """
-    if keys is None:
-        raise KeyResolutionError(Reason.JWK_FAILED_TO_RESOLVE)
-    if len(known) == 1:
+    if len(known) == 2:
+        if known[1] is keys:
+            raise refusal(Reason.JWK_KID_MISMATCH)  # the very key set that lacked it
+        if keys is None:
+            raise KeyResolutionError(Reason.JWK_FAILED_TO_RESOLVE)
         if keys.find(known[0]) is None:
+            config.token_cache.refused[token] = (known[0], keys)  # ask this set only once
             raise refusal(Reason.JWK_KID_MISMATCH)
         return None
+    if keys is None:
+        raise KeyResolutionError(Reason.JWK_FAILED_TO_RESOLVE)
     claims, kid, thumbprint, exp, nbf, iat = known
     key = keys.find(kid)
     if key is None or key.thumbprint != thumbprint:
@@ -252,9 +259,12 @@ def verify_token(
                 if type(known) is str:
                     raise refusal(known)  # what the gate said last time
                 # It passed the gate, but no key had its kid (verify_remembered).
+                if known[1] is keys:
+                    raise refusal(Reason.JWK_KID_MISMATCH)  # the very set that lacked it
                 if keys is None:
                     raise KeyResolutionError(Reason.JWK_FAILED_TO_RESOLVE)
                 if keys.find(known[0]) is None:
+                    cache.refused[token] = (known[0], keys)  # ask this set only once
                     raise refusal(Reason.JWK_KID_MISMATCH)
                 known = None  # the key is there now: verify in full
         if known is not None:

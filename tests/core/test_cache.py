@@ -231,8 +231,13 @@ class TestKeys:
         old = KeySet.from_jwks(other_signer.jwks())
         for _ in range(2):
             assert reason_of(token, old, fresh, NOW) == Reason.JWK_KID_MISMATCH
-        assert fresh.token_cache.refused[token] == ("ins_rotated",)
+        assert fresh.token_cache.refused[token] == ("ins_rotated", old)
         assert reason_of(token, None, fresh, NOW) == Reason.JWK_FAILED_TO_RESOLVE
+        # Another key set (a refresh) without the kid: asked, then remembered instead.
+        refreshed = KeySet.from_jwks(other_signer.jwks())
+        assert refreshed is not old
+        assert reason_of(token, refreshed, fresh, NOW) == Reason.JWK_KID_MISMATCH
+        assert fresh.token_cache.refused[token] == ("ins_rotated", refreshed)
         new = KeySet.from_jwks({"keys": [signer.public_jwk("ins_rotated")]})
         assert verify_token(token, new, fresh, now=NOW).user_id == make_claims()["sub"]
 
@@ -367,6 +372,26 @@ class TestRequestChecksStillRun:
             assert state.refusal(admin).status == 403  # type: ignore[union-attr]
             assert state.refusal(member) is None
         assert token in fresh.token_cache.verified
+
+    def test_unknown_kid_through_a_request(
+        self, signer: Signer, other_signer: Signer, fresh: ClerkConfig
+    ) -> None:
+        token = signer.mint(header=make_header(kid="ins_rotated"))
+        headers = {"authorization": f"Bearer {token}"}
+        old = KeySet.from_jwks(other_signer.jwks())
+
+        def reason(keys: KeySet | None) -> str | None:
+            return authenticate_request(headers, config=fresh, keys=keys, now=NOW).reason
+
+        for _ in range(2):  # first sight, then the remembered (kid, key set)
+            assert reason(old) == Reason.JWK_KID_MISMATCH
+        assert fresh.token_cache.refused[token] == ("ins_rotated", old)
+        assert reason(None) == Reason.JWK_FAILED_TO_RESOLVE
+        refreshed = KeySet.from_jwks(other_signer.jwks())
+        assert reason(refreshed) == Reason.JWK_KID_MISMATCH
+        assert fresh.token_cache.refused[token] == ("ins_rotated", refreshed)
+        new = KeySet.from_jwks({"keys": [signer.public_jwk("ins_rotated")]})
+        assert authenticate_request(headers, config=fresh, keys=new, now=NOW).signed_in
 
     def test_expiry_through_a_request(
         self, signer: Signer, keys: KeySet, fresh: ClerkConfig
