@@ -68,8 +68,16 @@ def get_header(headers: HeadersInput, name: str) -> list[str]:
         items = headers
     else:
         items = headers.items() if isinstance(headers, Mapping) else headers
+    # Only a name of the same length can match: lower() keeps the length of bytes, and
+    # of every str character but "İ", whose lowercase is not ASCII anyway. Comparing
+    # lengths first spares a lower() (a new object) for almost every header.
     # (A bytearray name equals its bytes; names were only ever str or bytes.)
-    return [_text(v) for k, v in items if k.lower() in names and type(k) is not bytearray]
+    size = len(name)
+    return [
+        _text(v)
+        for k, v in items
+        if len(k) == size and k.lower() in names and type(k) is not bytearray
+    ]
 
 
 def parse_cookies(header_values: Iterable[str]) -> dict[str, str]:
@@ -106,11 +114,25 @@ def _bearer(value: str) -> str | None:
     if scheme.lower() != "bearer":
         return None  # Basic …, Digest …: not ours, fall through to cookies
     token = rest.lstrip(" ")
-    # One clean token: no whitespace of any kind inside or after it. str.split() cuts
-    # at exactly the characters str.isspace() accepts, in C (a token is ~1 KB).
-    if not token or token.split(None, 1) != [token]:
+    # One clean token: no whitespace of any kind inside or after it.
+    if not token or _has_space(token):
         raise TokenVerificationError(Reason.TOKEN_INVALID, "The Authorization header is malformed.")
     return token
+
+
+def _has_space(text: str) -> bool:
+    """Whether ``text`` (not empty) holds a character ``str.isspace()`` accepts.
+
+    An ASCII string (CPython stores the flag) is searched for each of the ten ASCII
+    such characters: ten ``memchr`` calls cost a third of what ``str.split()`` costs,
+    testing every character. A test holds the two equal."""
+    if text.isascii():
+        return (
+            " " in text or "\t" in text or "\n" in text or "\r" in text or "\x0b" in text
+            or "\x0c" in text or "\x1c" in text or "\x1d" in text or "\x1e" in text
+            or "\x1f" in text
+        )  # fmt: skip
+    return text.split(None, 1) != [text]
 
 
 def _uat(value: str | None) -> int:

@@ -6,10 +6,12 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clerk_auth_core import ExtractedToken, Reason, TokenVerificationError, extract_token
 from clerk_auth_core import parse_cookies as parse_cookies_
-from clerk_auth_core._extract import get_header
+from clerk_auth_core._extract import _has_space, get_header
 
 from .conftest import PUBLISHABLE_KEY, PUBLISHABLE_KEY_LIVE, cookie_suffix
 
@@ -393,3 +395,47 @@ class TestGetHeader:
         assert get_header(headers, "x-a") == ["1", "3", "4"]
         assert get_header(headers, "X-B") == ["2"]
         assert get_header(headers, "x-c") == []
+
+    @given(
+        st.lists(
+            st.tuples(
+                st.text(st.sampled_from("aAuUtThHİıKk\u212a-xX"), max_size=15)
+                | st.sampled_from(["authorization", "AUTHORIZATION", "Authorization", "cookie"]),
+                st.text(max_size=5),
+            ),
+            max_size=6,
+        ),
+        st.booleans(),
+        st.sampled_from(["authorization", "Authorization", "cookie", "x-a"]),
+    )
+    def test_same_as_lowering_every_name(
+        self, pairs: list[tuple[str, str]], as_bytes: bool, name: str
+    ) -> None:
+        # The length check before lower() must never hide a match: "İ" (whose
+        # lowercase is two characters) and the Kelvin sign (lowercase "k") included.
+        if as_bytes:
+            headers: list[Any] = [(k.encode("utf-8"), v.encode("utf-8")) for k, v in pairs]
+            expected = [
+                v.decode("latin-1") for k, v in headers if k.lower() == name.lower().encode()
+            ]
+        else:
+            headers = pairs
+            expected = [v for k, v in pairs if k.lower() == name.lower()]
+        assert get_header(headers, name) == expected
+
+
+class TestHasSpace:
+    """The Bearer check's scan: the same answer as ``str.split()``, which cuts at
+    exactly the characters ``str.isspace()`` accepts."""
+
+    def test_every_character_at_each_place(self) -> None:
+        # Every character up to U+3000 (the last whitespace below U+FFFF), in ASCII
+        # text and, with "é", in text that is not.
+        for code in range(0x3001):
+            c = chr(code)
+            for text in (c, f"abc{c}", f"{c}abc", f"ab{c}cd", f"{TOKEN}{c}é"):
+                assert _has_space(text) == (text.split(None, 1) != [text]), (hex(code), text)
+
+    @given(st.text(min_size=1, max_size=40))
+    def test_any_text(self, text: str) -> None:
+        assert _has_space(text) == (text.split(None, 1) != [text])
