@@ -192,7 +192,7 @@ def _measure(
     server_results: list[ServerResult] = []
     if servers_on and wanted("servers"):
         print("- servers under load …", flush=True)
-        server_results = run_servers(fx, 1.0 if quick else 3.0, 1 if quick else 5, notes)
+        server_results = run_servers(fx, 1.0 if quick else 3.0, 1 if quick else 6, notes)
     targets, bars = _targets(groups, server_results)
     return groups, targets, bars, server_results
 
