@@ -65,19 +65,27 @@ def _check_ours(fx: Fixtures, verify: Verify, garbage: list[Garbage]) -> None:
                 raise BenchmarkError(f"{g.name}: accepted")
 
 
-def _batch(verify: Verify, tokens: list[str], before: Callable[[], None] | None = None) -> Any:
+def _prepared(
+    tokens: list[str], before: Callable[[], None] | None, run: Callable[[list[str]], None]
+) -> Any:
+    """A candidate's ``prepare``: untimed, ``before()`` and fresh copies of the tokens;
+    timed, ``run`` over them."""
+
     def prepare() -> Callable[[], object]:
         if before is not None:
             before()
         fresh = copies(tokens)
-
-        def batch() -> None:
-            for token in fresh:
-                verify(token)
-
-        return batch
+        return lambda: run(fresh)
 
     return prepare
+
+
+def _batch(verify: Verify, tokens: list[str], before: Callable[[], None] | None = None) -> Any:
+    def run(fresh: list[str]) -> None:
+        for token in fresh:
+            verify(token)
+
+    return _prepared(tokens, before, run)
 
 
 def _ours_batch(
@@ -91,18 +99,11 @@ def _ours_batch(
     go through a small function each, which arranges their arguments.) It reads
     ``user_id`` as a caller would: claims are decoded lazily, and that is timed too."""
 
-    def prepare() -> Callable[[], object]:
-        if before is not None:
-            before()
-        fresh = copies(tokens)
+    def run(fresh: list[str]) -> None:
+        for token in fresh:
+            verify_token(token, keys, config, now=time.time()).user_id  # noqa: B018
 
-        def batch() -> None:
-            for token in fresh:
-                verify_token(token, keys, config, now=time.time()).user_id  # noqa: B018
-
-        return batch
-
-    return prepare
+    return _prepared(tokens, before, run)
 
 
 def ours_first_sight(fx: Fixtures) -> list[Candidate]:
