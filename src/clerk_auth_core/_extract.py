@@ -48,9 +48,13 @@ def _text(value: str | bytes) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
-#: The request headers the core ever reads (spec §1): the token, the cookies, and what
-#: marks a CORS preflight. An adapter may pass just these.
-REQUEST_HEADERS: Final = ("authorization", "cookie", "access-control-request-method")
+#: The request headers the core ever reads (spec §1): the token, the cookies, and the
+#: two that mark a CORS preflight. An adapter may pass just these.
+REQUEST_HEADERS: Final = ("authorization", "cookie", "access-control-request-method", "origin")
+
+#: How much longer than the token cap a whole ``Authorization`` value may be (the scheme
+#: and the spaces around the token) before it is refused unread.
+_SCHEME_ALLOWANCE: Final = 256
 
 
 def get_header(headers: HeadersInput, name: str) -> list[str]:
@@ -107,6 +111,10 @@ def _bearer(value: str) -> str | None:
     """
     value = value.strip(" \t")
     scheme, sep, rest = value.partition(" ")
+    # A comma is in no auth-scheme name (RFC 9110 §11.1: a token) and in no JWT: it is
+    # what a proxy or WSGI server leaves when it joins repeated headers into one value.
+    if "," in scheme:
+        raise _several()
     if not sep:
         if scheme.lower() == "bearer":
             raise TokenVerificationError(Reason.TOKEN_INVALID, "The Bearer token is missing.")
@@ -117,7 +125,17 @@ def _bearer(value: str) -> str | None:
     # One clean token: no whitespace of any kind inside or after it.
     if not token or _has_space(token):
         raise TokenVerificationError(Reason.TOKEN_INVALID, "The Authorization header is malformed.")
+    if "," in token:
+        raise _several()
     return token
+
+
+def _several() -> TokenVerificationError:
+    # RFC 9110 §11.6.2: Authorization is a singleton; a proxy and the app could disagree
+    # on which of several values counts, so none does.
+    return TokenVerificationError(
+        Reason.TOKEN_INVALID, "More than one Authorization header was sent."
+    )
 
 
 def _has_space(text: str) -> bool:
@@ -145,16 +163,18 @@ def _uat(value: str | None) -> int:
 
 
 def extract_token(
-    headers: HeadersInput, *, cookie_suffix: str | None = None
+    headers: HeadersInput, *, cookie_suffix: str | None = None, max_size: int | None = None
 ) -> ExtractedToken | None:
     """Find the session token of a request, or ``None`` when it carries none.
 
     :param cookie_suffix: the ``__session_<suffix>`` suffix (``ClerkConfig.session_cookie_suffix``).
-    :raises TokenVerificationError: for a malformed Bearer header (``token-invalid``) or
-        inconsistent session cookies (``session-token-but-no-client-uat``,
-        ``client-uat-but-no-session-token``).
+    :param max_size: the token cap (``ClerkConfig.max_token_size``): an ``Authorization``
+        value much longer than it is refused before it is split or scanned.
+    :raises TokenVerificationError: for a malformed, oversized or repeated Authorization
+        header (``token-invalid``) or inconsistent session cookies
+        (``session-token-but-no-client-uat``, ``client-uat-but-no-session-token``).
     """
-    found = find_token(headers, cookie_suffix)
+    found = find_token(headers, cookie_suffix, max_size)
     if found is None:
         return None
     token, client_uat = found
@@ -163,10 +183,22 @@ def extract_token(
     return ExtractedToken(token=token, source="cookie", client_uat=client_uat)
 
 
-def find_token(headers: HeadersInput, cookie_suffix: str | None) -> tuple[str, int | None] | None:
+def find_token(
+    headers: HeadersInput, cookie_suffix: str | None, max_size: int | None = None
+) -> tuple[str, int | None] | None:
     """:func:`extract_token` as ``(token, client_uat)`` (``client_uat`` is ``None`` for
     the header, never for a cookie), without building an :class:`ExtractedToken`."""
-    authorizations = [v for v in get_header(headers, "authorization") if v.strip()]
+    authorizations = get_header(headers, "authorization")
+    if authorizations:
+        # The size cap first, on the raw value: an oversized header costs one len().
+        if max_size is not None:
+            limit = max_size + _SCHEME_ALLOWANCE
+            for value in authorizations:
+                if len(value) > limit:
+                    raise TokenVerificationError(Reason.TOKEN_INVALID)
+        authorizations = [v for v in authorizations if v.strip()]
+        if len(authorizations) > 1:
+            raise _several()
     if authorizations:
         token = _bearer(authorizations[0])
         if token is not None:

@@ -39,10 +39,12 @@ from ._tokens import UnverifiedToken
 from ._verify import parse_for, remembered, verify_parsed, verify_remembered
 
 __all__ = [
+    "PREFLIGHT_ANSWER",
     "HttpAnswer",
     "PendingRequest",
     "Requirements",
     "RequestState",
+    "Verdict",
     "authenticate_request",
     "http_answer",
     "is_preflight",
@@ -61,8 +63,21 @@ class HttpAnswer:
 
     @property
     def body_bytes(self) -> bytes:
-        """The body serialized as compact UTF-8 JSON."""
+        """The body serialized as compact UTF-8 JSON (empty for a bodiless answer)."""
+        if not self.body:
+            return b""
         return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+#: How a *required* route guard answers a CORS preflight that reached it (the route
+#: takes OPTIONS itself, and no CORS layer answered first): 204 without running the
+#: view, which must never run unauthenticated. A CORS layer that adds its headers to
+#: responses on the way out (flask-cors) still does so.
+PREFLIGHT_ANSWER = HttpAnswer(status=204, headers=(("Cache-Control", "no-store"),), body={})
+
+#: What :meth:`RequestState.verdict` answers when the route must not run: the answer
+#: to send, and the refusal (``None`` for a preflight, which is no refusal).
+Verdict: TypeAlias = "tuple[HttpAnswer, ClerkAuthError | None]"
 
 
 def _quote(text: str) -> str:
@@ -203,6 +218,22 @@ class RequestState:
                 return exc
         return None
 
+    def verdict(
+        self, requirements: Requirements | None = None, *, optional: bool = False
+    ) -> Verdict | None:
+        """What a route guard does: ``None`` runs the view; otherwise ``(answer, error)``
+        is sent instead.
+
+        As :meth:`refusal`, except for a CORS preflight on a route that is not
+        ``optional``: the middleware lets preflights through untouched (spec §1), but a
+        required guard must never run its view without a session, so it answers
+        :data:`PREFLIGHT_ANSWER` (``error`` is then ``None``).
+        """
+        if self.status == "preflight":
+            return None if optional else (PREFLIGHT_ANSWER, None)
+        error = self.refusal(requirements, optional=optional)
+        return None if error is None else (http_answer(error), error)
+
     def answer(
         self, requirements: Requirements | None = None, *, optional: bool = False
     ) -> HttpAnswer | None:
@@ -232,12 +263,18 @@ _set = object.__setattr__
 
 
 def is_preflight(method: str | None, headers: HeadersInput) -> bool:
-    """A CORS preflight: ``OPTIONS`` with ``Access-Control-Request-Method``."""
+    """A CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``.
+
+    A browser's preflight always names its origin (Fetch standard, "CORS-preflight
+    request"); an OPTIONS request without one is an ordinary request, authenticated as
+    any other.
+    """
     return (
         method is not None
         and len(method) == 7  # "OPTIONS" in any case; GET and POST never get further
         and method.upper() == "OPTIONS"
         and bool(get_header(headers, "access-control-request-method"))
+        and any(value.strip() for value in get_header(headers, "origin"))
     )
 
 
@@ -254,7 +291,7 @@ def prepare(
     if is_preflight(method, headers):
         return _state("preflight", None, None, None)
     try:
-        found = find_token(headers, config.session_cookie_suffix)
+        found = find_token(headers, config.session_cookie_suffix, config.max_token_size)
         if found is None:
             # A fresh error per request: a shared instance would carry one request's
             # __traceback__ (and its frames) into the next once an adapter raises it.

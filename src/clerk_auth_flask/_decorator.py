@@ -7,14 +7,14 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, overload
 
-from flask import g
+from flask import Response, g
 
-from clerk_auth_core import Requirements, http_answer
+from clerk_auth_core import Requirements
 
 from ._errors import ClerkAuthFailed
-from ._extension import authenticate
+from ._extension import ClerkAuth, authenticate
 
-__all__ = ["require_auth"]
+__all__ = ["guard", "require_auth"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -53,8 +53,10 @@ def require_auth(
     """Run the view only for a verified Clerk session (``@require_auth`` or
     ``@require_auth(...)``); otherwise raise :class:`ClerkAuthFailed`.
 
-    The session is on ``g.clerk_auth`` and from :func:`get_auth`. A CORS preflight
-    passes through untouched.
+    The session is on ``g.clerk_auth`` and from :func:`get_auth`. Uses the app's
+    default :class:`ClerkAuth` (``auth.require_auth`` uses that one's). A CORS
+    preflight reaching a view that takes OPTIONS itself is answered 204 without
+    running the view, unless the route is ``optional``.
 
     :param optional: run the view signed out too, with ``None`` as the session.
     :param role: any of these organisation roles (``"org:admin"`` or ``"admin"``).
@@ -62,30 +64,57 @@ def require_auth(
     :param feature: any of these features; ``plan``: any of these plans.
     :param allow_pending: accept ``sts: pending`` sessions (default: the config's).
     """
+    decorate = guard(
+        None,
+        optional=optional,
+        role=role,
+        permission=permission,
+        feature=feature,
+        plan=plan,
+        allow_pending=allow_pending,
+    )
+    return decorate if view is None else decorate(view)
+
+
+def guard(
+    instance: ClerkAuth | None,
+    *,
+    optional: bool,
+    role: Names,
+    permission: Names,
+    feature: Names,
+    plan: Names,
+    allow_pending: bool | None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The decorator of :func:`require_auth` for ``instance`` (``None``: the app's default)."""
     requirements = Requirements.of(role=role, permission=permission, feature=feature, plan=plan)
 
-    def check() -> None:
-        state = authenticate(allow_pending)
-        error = state.refusal(requirements, optional=optional)
-        if error is not None:
-            raise ClerkAuthFailed(http_answer(error), error)
+    def check() -> Response | None:
+        state = authenticate(allow_pending, instance)
+        verdict = state.verdict(requirements, optional=optional)
+        if verdict is not None:
+            answer, error = verdict
+            if error is None:  # a preflight: answered, not refused
+                return Response(answer.body_bytes, answer.status, list(answer.headers))
+            raise ClerkAuthFailed(answer, error)
         g._get_current_object().clerk_auth = state.claims
+        return None
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                check()
-                return await fn(*args, **kwargs)
+                answered = check()
+                return answered if answered is not None else await fn(*args, **kwargs)
 
             return async_wrapper
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            check()
-            return fn(*args, **kwargs)
+            answered = check()
+            return answered if answered is not None else fn(*args, **kwargs)
 
         return wrapper
 
-    return decorate if view is None else decorate(view)
+    return decorate

@@ -6,8 +6,8 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar, overload
 
 from flask import Flask, current_app, g, request
 from flask.typing import ResponseReturnValue
@@ -32,13 +32,33 @@ __all__ = ["ClerkAuth", "authenticate", "get_auth", "get_request_state"]
 logger = logging.getLogger("clerk_auth")
 
 EXTENSION = "clerk_auth"
+P = ParamSpec("P")
+R = TypeVar("R")
+Names = str | Iterable[str] | None
 ErrorHook = Callable[[HttpAnswer, ClerkAuthError | None], ResponseReturnValue]
 
 
-class _State(NamedTuple):
-    # Only immutable configuration and the provider, which is itself fork-safe.
-    config: ClerkConfig
-    source: KeySource
+#: ``app.extensions[INSTANCES][clerk_auth]``: each ClerkAuth's own state on the app.
+INSTANCES = "clerk_auth.instances"
+#: ``request.environ`` keys: the request's results per (state, allow_pending), and the
+#: latest result. Kept per request, not on ``g``: ``g`` lives as long as the app context,
+#: which several requests share inside ``with app.app_context():`` (tests, CLI commands).
+_STATES_KEY = "clerk_auth.states"
+_LATEST_KEY = "clerk_auth.state"
+
+
+class _State:
+    """One :class:`ClerkAuth`'s configuration and key source on one app.
+
+    Only immutable configuration and the provider, which is itself fork-safe. Hashed
+    by identity: it keys the request's results, so two extensions never share one.
+    """
+
+    __slots__ = ("config", "source")
+
+    def __init__(self, config: ClerkConfig, source: KeySource) -> None:
+        self.config = config
+        self.source = source
 
 
 class ClerkAuth:
@@ -52,6 +72,11 @@ class ClerkAuth:
         :class:`~clerk_auth_core.HttpAnswer` and the error instead of the default JSON.
     :param warm_up: fetch the keys at ``init_app``; a failure is logged, never raised.
     :raises ConfigurationError: from ``init_app`` when the configuration is invalid.
+
+    The module's :func:`~clerk_auth_flask.require_auth` uses the app's default: the
+    ClerkAuth initialised on it last. With several on one app (another issuer for one
+    blueprint, say), guard routes with each one's own :meth:`require_auth`: every
+    guard enforces its own configuration and never reuses another's result.
     """
 
     def __init__(
@@ -81,12 +106,68 @@ class ClerkAuth:
             # Flask has no app-shutdown hook: close the provider we made (its HTTP
             # client) when the app is collected, or at interpreter exit.
             weakref.finalize(app, close)
-        app.extensions[EXTENSION] = _State(config, source)
+        state = _State(config, source)
+        app.extensions[EXTENSION] = state
+        instances: dict[ClerkAuth, _State] = app.extensions.setdefault(INSTANCES, {})
+        if not instances:
+            app.teardown_request(_forget)
+        instances[self] = state
         if self.on_error is not None:
             hook = self.on_error
             app.register_error_handler(ClerkAuthFailed, lambda e: hook(e.answer, e.error))
         if self.warm_up:
             _warm_up(source)
+
+    @overload
+    def require_auth(self, view: Callable[P, R], /) -> Callable[P, R]: ...
+
+    @overload
+    def require_auth(
+        self,
+        view: None = None,
+        /,
+        *,
+        optional: bool = False,
+        role: Names = None,
+        permission: Names = None,
+        feature: Names = None,
+        plan: Names = None,
+        allow_pending: bool | None = None,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def require_auth(
+        self,
+        view: Callable[..., Any] | None = None,
+        /,
+        *,
+        optional: bool = False,
+        role: Names = None,
+        permission: Names = None,
+        feature: Names = None,
+        plan: Names = None,
+        allow_pending: bool | None = None,
+    ) -> Any:
+        """:func:`clerk_auth_flask.require_auth` with this ClerkAuth's configuration and
+        key source (it must be initialised on the app), whatever the app's default."""
+        from ._decorator import guard  # the decorator module imports this one
+
+        decorate = guard(
+            self,
+            optional=optional,
+            role=role,
+            permission=permission,
+            feature=feature,
+            plan=plan,
+            allow_pending=allow_pending,
+        )
+        return decorate if view is None else decorate(view)
+
+
+def _forget(_exc: BaseException | None = None) -> None:
+    # g outlives the request when an app context is shared: drop what we put there.
+    ctx_g = g._get_current_object()
+    ctx_g.pop("clerk_auth", None)
+    ctx_g.pop("clerk_request_state", None)
 
 
 def _warm_up(source: object) -> None:
@@ -104,22 +185,32 @@ def _warm_up(source: object) -> None:
 _ENVIRON_KEYS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in REQUEST_HEADERS)
 
 
-def authenticate(allow_pending: bool | None = None) -> RequestState:
-    """Authenticate the current request once (per ``allow_pending``), cached on ``g``."""
+def _extension(instance: ClerkAuth | None) -> _State:
+    extensions = current_app.extensions
+    try:
+        return extensions[EXTENSION] if instance is None else extensions[INSTANCES][instance]  # type: ignore[no-any-return]
+    except KeyError:
+        raise RuntimeError(
+            "ClerkAuth is not set up: call ClerkAuth(app) or init_app(app)."
+        ) from None
+
+
+def authenticate(
+    allow_pending: bool | None = None, instance: ClerkAuth | None = None
+) -> RequestState:
+    """Authenticate the current request once per extension and ``allow_pending``
+    (``instance``: that ClerkAuth's, else the app's default), kept with the request."""
     # Each use of a context-local proxy (g, request, current_app) costs a lookup:
     # resolve each once.
-    ctx_g = g._get_current_object()
-    states: dict[bool | None, RequestState] = ctx_g.setdefault("_clerk_auth_states", {})
-    state = states.get(allow_pending)
+    ext = _extension(instance)
+    environ = request.environ
+    states: dict[tuple[_State, bool | None], RequestState] | None = environ.get(_STATES_KEY)
+    if states is None:
+        states = environ[_STATES_KEY] = {}
+    slot = (ext, allow_pending)
+    state = states.get(slot)
     if state is None:
-        try:
-            ext: _State = current_app.extensions[EXTENSION]
-        except KeyError:
-            raise RuntimeError(
-                "ClerkAuth is not set up: call ClerkAuth(app) or init_app(app)."
-            ) from None
-        environ = request.environ
-        state = states[allow_pending] = authenticate_with(
+        state = states[slot] = authenticate_with(
             ext.source,
             [(name, environ[key]) for name, key in _ENVIRON_KEYS if key in environ],
             config=ext.config,
@@ -127,14 +218,15 @@ def authenticate(allow_pending: bool | None = None) -> RequestState:
             method=environ.get("REQUEST_METHOD"),
             allow_pending=allow_pending,
         )
-    ctx_g.clerk_request_state = state
+    environ[_LATEST_KEY] = state
+    g._get_current_object().clerk_request_state = state
     return state
 
 
 def get_request_state() -> RequestState:
     """The :class:`~clerk_auth_core.RequestState` of the current request (authenticating
     it with the app's defaults if no ``@require_auth`` has yet)."""
-    state: RequestState | None = g.get("clerk_request_state")
+    state: RequestState | None = request.environ.get(_LATEST_KEY)
     return state if state is not None else authenticate()
 
 

@@ -2,9 +2,11 @@
 
 An :class:`Authenticator` holds one configuration and one async key provider, and
 authenticates an ASGI scope at most once per ``allow_pending`` value (the result is
-cached in the scope). Every result is *annotated* on the scope: ``scope["user"]`` and
-``scope["auth"]`` for Starlette's ``request.user`` / ``request.auth`` / ``@requires``,
-and the :class:`RequestState` in ``scope["state"]`` for :func:`get_request_state`.
+cached in the scope, under the authenticator itself: two authenticators on one request,
+side by side or nested, never see each other's results). Every result is *annotated*
+on the scope: ``scope["user"]`` and ``scope["auth"]`` for Starlette's ``request.user`` /
+``request.auth`` / ``@requires``, and the :class:`RequestState` in ``scope["state"]``
+for :func:`get_request_state`; the last authenticator to run is the one they show.
 """
 
 from __future__ import annotations
@@ -185,11 +187,16 @@ class Authenticator:
         return ok
 
     async def authenticate(self, scope: Scope, allow_pending: bool | None = None) -> RequestState:
-        """The scope's RequestState for ``allow_pending`` (computed once per request)."""
-        cache: dict[bool | None, RequestState] = scope.setdefault(_CACHE_KEY, {})
-        state = cache.get(allow_pending)
+        """The scope's RequestState for ``allow_pending`` (computed once per request and
+        authenticator: the cache is keyed by both, so a result obtained with another
+        configuration or key source is never reused)."""
+        cache: dict[tuple[Authenticator, bool | None], RequestState] = scope.setdefault(
+            _CACHE_KEY, {}
+        )
+        key = (self, allow_pending)
+        state = cache.get(key)
         if state is None:
-            state = cache[allow_pending] = await authenticate_with_async(
+            state = cache[key] = await authenticate_with_async(
                 self.key_source,
                 scope["headers"],
                 config=self.config,

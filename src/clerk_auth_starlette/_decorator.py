@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.websockets import WebSocket
 
-from clerk_auth_core import Requirements, http_answer
+from clerk_auth_core import Requirements
 
-from ._auth import AUTHENTICATOR_KEY, Authenticator, close_message
+from ._auth import AUTHENTICATOR_KEY, Authenticator, answer_response, close_message
 
 __all__ = ["require_auth"]
 
@@ -65,9 +65,11 @@ def require_auth(
 ) -> Any:
     """Run the endpoint (sync or async, HTTP or websocket) only for a verified session
     meeting the requirements; otherwise answer the core's refusal (a websocket is
-    closed with 1008). Needs :class:`ClerkAuthMiddleware` on the app; in ``reject``
-    mode it has already refused signed-out requests, so use ``annotate`` mode (or
-    ``exclude_paths``) for optional and pending-allowed routes.
+    closed with 1008). A CORS preflight reaching an endpoint that takes OPTIONS itself
+    is answered 204 without running it, unless the route is ``optional``. Needs
+    :class:`ClerkAuthMiddleware` on the app; in ``reject`` mode it has already refused
+    signed-out requests, so use ``annotate`` mode (or ``exclude_paths``) for optional
+    and pending-allowed routes.
 
     :param optional: run signed out too (:func:`get_auth` is then ``None``).
     :param role: any of these organisation roles; ``permission``, ``feature``,
@@ -84,16 +86,18 @@ def require_auth(
             if auth is None:
                 raise RuntimeError("@require_auth needs ClerkAuthMiddleware on the app")
             state = await auth.authenticate(conn.scope, allow_pending)
-            error = state.refusal(requirements, optional=optional)
-            if error is None:
+            verdict = state.verdict(requirements, optional=optional)
+            if verdict is None:
                 if inspect.iscoroutinefunction(fn):
                     return await fn(*args, **kwargs)
                 return await run_in_threadpool(fn, *args, **kwargs)
-            answer = http_answer(error)
+            answer, error = verdict
             if isinstance(conn, WebSocket):
                 await conn.send(close_message(answer))
                 return None
             request = conn if isinstance(conn, Request) else Request(conn.scope)
+            if error is None:  # a preflight: answered, not refused (so not on_error's)
+                return answer_response(request, answer, error)
             return await auth.error_response(request, answer, error)
 
         return wrapper

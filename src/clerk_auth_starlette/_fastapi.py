@@ -1,11 +1,14 @@
 """FastAPI dependencies: ``Depends(require_auth)`` returns the verified SessionClaims.
 
 Each dependency is a ``SecurityBase`` (an HTTP Bearer scheme), so FastAPI lists it in
-``components.securitySchemes`` of ``/openapi.json``. It reuses the RequestState the
-middleware stored when one is installed; otherwise it authenticates the request itself
-(and stores the result, so ``request.user`` works and a second dependency does not
-verify twice). Failures are raised as :class:`ClerkHTTPException` carrying the core's
-answer; :func:`install_exception_handler` makes the response body exactly the core's.
+``components.securitySchemes`` of ``/openapi.json``. A dependency enforces its own
+configuration, always: only the default, unconfigured :class:`ClerkAuth` (and one
+given the very configuration object the middleware has) reuses the middleware's
+authenticator and result; any other authenticates the request itself (and stores the
+result under its own authenticator, so ``request.user`` works and a second dependency
+of the same object does not verify twice). Failures are raised as
+:class:`ClerkHTTPException` carrying the core's answer; :func:`install_exception_handler`
+makes the response body exactly the core's.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the annotations of the
@@ -85,8 +88,11 @@ def install_exception_handler(app: FastAPI) -> None:
 class ClerkAuth:
     """Dependencies for one configuration and one key provider.
 
-    When :class:`ClerkAuthMiddleware` is installed, its configuration, key provider
-    and already computed RequestState are used instead (one verification per request).
+    Made without a ``config`` and ``key_source`` (as the module's default
+    :data:`clerk_auth` is), or with the same configuration object as an installed
+    :class:`ClerkAuthMiddleware`, it uses the middleware's key provider and already
+    computed RequestState (one verification per request). Made with a configuration of
+    its own, it always enforces that one: a middleware never loosens a guard.
 
     :param config: ``None`` reads ``CLERK_*`` from the environment on first use.
     :param key_source: default: an async provider made on first use; close it with
@@ -102,6 +108,9 @@ class ClerkAuth:
         scheme_name: str = "ClerkSession",
     ) -> None:
         self.authenticator = Authenticator(config, key_source)
+        #: Whether the middleware's authenticator may stand in for ours (see the class).
+        self._defers = key_source is None
+        self._config_given = config is not None
         self.scheme_name = scheme_name
         #: ``Depends(auth.required)``: the SessionClaims, or 401/503.
         self.required = ClerkDependency(self)
@@ -120,8 +129,16 @@ class ClerkAuth:
     async def authenticate(
         self, conn: HTTPConnection, allow_pending: bool | None = None
     ) -> RequestState:
-        """The request's RequestState: the middleware's if it ran, else computed here."""
-        authenticator = conn.scope.get(AUTHENTICATOR_KEY) or self.authenticator
+        """The request's RequestState: the middleware's when it may stand in for this
+        object's own configuration (see the class), else computed here."""
+        authenticator = self.authenticator
+        published: Authenticator | None = conn.scope.get(AUTHENTICATOR_KEY)
+        if (
+            published is not None
+            and self._defers
+            and (not self._config_given or published.config is authenticator.config)
+        ):
+            authenticator = published
         state: RequestState = await authenticator.authenticate(conn.scope, allow_pending)
         return state
 
@@ -148,7 +165,8 @@ class ClerkDependency(SecurityBase):
     Refusals raise :class:`ClerkHTTPException` (a websocket: ``WebSocketException``
     1008, refusing the handshake). Optional dependencies answer ``None`` when signed
     out because of the client's token (any 401); keys unavailable is still a 503.
-    A CORS preflight is never refused (the value is ``None``). ``Security(dep,
+    A CORS preflight that reaches a route taking OPTIONS itself gets ``None`` from an
+    optional dependency; a required one answers it 204 without running the route. ``Security(dep,
     scopes=[...])`` adds scopes that must all hold (:func:`scope_refusal`).
     """
 
@@ -172,12 +190,14 @@ class ClerkDependency(SecurityBase):
         self, conn: HTTPConnection, security_scopes: SecurityScopes
     ) -> SessionClaims | None:
         state = await self.auth.authenticate(conn, self.allow_pending)
-        error = state.refusal(self.requirements, optional=self.optional)
-        if error is None and state.claims is not None and security_scopes.scopes:
+        verdict = state.verdict(self.requirements, optional=self.optional)
+        if verdict is None and state.claims is not None and security_scopes.scopes:
             error = scope_refusal(state.claims, security_scopes.scopes)
-        if error is None:
+            if error is not None:
+                verdict = http_answer(error), error
+        if verdict is None:
             return state.claims
-        answer = http_answer(error)
+        answer, error = verdict
         if conn.scope["type"] == "websocket":
             # Raised before accept: Starlette closes with 1008, refusing the handshake.
             raise WebSocketException(1008, str(answer.body.get("reason", "")))

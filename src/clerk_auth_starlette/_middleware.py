@@ -26,6 +26,25 @@ def _matches(path: str, patterns: tuple[str, ...]) -> bool:
     return any(path == p or (p.endswith("/") and path.startswith(p)) for p in patterns)
 
 
+def route_path(scope: Scope) -> str:
+    """The path the app routes on: ``scope["path"]`` without the ``root_path`` prefix.
+
+    ASGI servers put the deployment prefix (``--root-path``) and Starlette's mounts put
+    the mount path into ``scope["path"]`` too, but routes match what follows it, so the
+    exclusions must as well: matched on the full path, ``exclude_paths=("/public/",)``
+    under a prefix ``/public`` would exclude every route. (Starlette's own rule, which
+    its private ``get_route_path`` implements; written here to depend on no private name.)
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    rest = path[len(root) :]
+    if not rest:
+        return "/"
+    return rest if rest[0] == "/" else path
+
+
 class ClerkAuthMiddleware:
     """Authenticate every HTTP request and websocket handshake with a Clerk session token.
 
@@ -40,7 +59,8 @@ class ClerkAuthMiddleware:
         ``request.user`` / ``request.auth`` / :func:`get_auth` and lets routes decide
         (``@require_auth``, ``@requires``).
     :param exclude_paths: paths the middleware neither authenticates nor rejects:
-        exact, or a prefix when the entry ends in ``/`` (``"/static/"``). Route guards
+        exact, or a prefix when the entry ends in ``/`` (``"/static/"``), matched on the
+        route path (without ``root_path``, see :func:`route_path`). Route guards
         (``@require_auth``, FastAPI dependencies) there still work.
     :param exclude_methods: methods treated the same way (``"GET"``).
     :param on_error: ``(request, answer, error) -> Response`` (may be async) instead of
@@ -89,7 +109,7 @@ class ClerkAuthMiddleware:
             return
         scope[AUTHENTICATOR_KEY] = self.authenticator  # for route guards downstream
         if (self.exclude_methods and scope.get("method") in self.exclude_methods) or (
-            self.exclude_paths and _matches(scope["path"], self.exclude_paths)
+            self.exclude_paths and _matches(route_path(scope), self.exclude_paths)
         ):
             await self.app(scope, receive, send)
             return

@@ -113,13 +113,57 @@ class TestExtractTokenHeader:
         assert extract({"authorization": value}) is None
         assert extract({"authorization": value, "cookie": SESSION_COOKIES}) is not None
 
-    def test_first_non_empty_authorization_header(self) -> None:
+    def test_empty_authorization_headers_are_ignored(self) -> None:
         headers = [
             ("authorization", ""),
             ("authorization", f"Bearer {TOKEN}"),
-            ("authorization", "x y"),
+            ("authorization", "  "),
         ]
         assert extract(headers) == ExtractedToken(token=TOKEN, source="header")
+
+    # Issue 12: Authorization is a singleton (RFC 9110); a proxy and the app could
+    # disagree on which of several counts, so a request with several is refused.
+    @pytest.mark.parametrize(
+        "headers",
+        [
+            pytest.param(
+                [("authorization", f"Bearer {TOKEN}"), ("authorization", "x y")], id="two"
+            ),
+            pytest.param(
+                [("authorization", f"Bearer {TOKEN}"), ("authorization", f"Bearer {TOKEN}")],
+                id="same-twice",
+            ),
+            pytest.param([("authorization", f"Bearer {TOKEN},Bearer {TOKEN}")], id="wsgi-joined"),
+            pytest.param([("authorization", f"Bearer {TOKEN}, Bearer {TOKEN}")], id="joined-space"),
+            pytest.param([("authorization", f"Bearer {TOKEN},{TOKEN}")], id="joined-tokens"),
+            pytest.param([("authorization", f"{TOKEN},Bearer {TOKEN}")], id="bare-then-bearer"),
+            pytest.param([("authorization", f"{TOKEN},{TOKEN}")], id="bare-joined"),
+            pytest.param(
+                [("authorization", "Basic dXNlcjpwYXNz"), ("authorization", f"Bearer {TOKEN}")],
+                id="basic-and-bearer",
+            ),
+        ],
+    )
+    def test_several_authorization_values_are_refused(self, headers: list[tuple[str, str]]) -> None:
+        with pytest.raises(TokenVerificationError) as info:
+            extract([*headers, ("cookie", SESSION_COOKIES)])
+        assert info.value.reason == Reason.TOKEN_INVALID
+
+    def test_other_schemes_with_commas_still_fall_through_to_cookies(self) -> None:
+        digest = 'Digest username="u", realm="r", nonce="n"'
+        assert extract({"authorization": digest}) is None
+        assert extract({"authorization": digest, "cookie": SESSION_COOKIES}) is not None
+
+    def test_oversized_header_is_refused_before_it_is_read(self) -> None:
+        # The cap applies to the raw value: a 16 KiB value of spaces, which would be
+        # ignored as empty if it were stripped first, is refused unread.
+        for value in (f"Bearer {'a' * 16384}", " " * 16384, "Basic " + "x" * 16384):
+            with pytest.raises(TokenVerificationError) as info:
+                extract_token({"authorization": value}, max_size=8192)
+            assert info.value.reason == Reason.TOKEN_INVALID
+        # Just under the allowance: read as usual (padding spaces are allowed).
+        padded = "Bearer" + " " * 200 + TOKEN
+        assert extract_token({"authorization": padded}, max_size=len(TOKEN)) is not None
 
     def test_machine_token_in_header_is_extracted(self) -> None:
         # Extraction does not judge; the gate refuses it (token-type-mismatch).

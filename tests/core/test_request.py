@@ -27,6 +27,7 @@ from clerk_auth_core import (
 )
 
 from .conftest import (
+    AZP,
     CAT_M2M,
     DELETE,
     NOW,
@@ -38,6 +39,8 @@ from .conftest import (
     make_config,
     make_header,
 )
+
+ORIGIN = AZP
 
 TOKEN_REASONS = [
     Reason.TOKEN_INVALID,
@@ -177,10 +180,29 @@ class TestIsPreflight:
     @pytest.mark.parametrize(
         ("method", "headers", "expected"),
         [
-            pytest.param("OPTIONS", {"Access-Control-Request-Method": "GET"}, True, id="preflight"),
             pytest.param(
-                "options", {"access-control-request-method": "POST"}, True, id="lowercase"
+                "OPTIONS",
+                {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"},
+                True,
+                id="preflight",
             ),
+            pytest.param(
+                "options",
+                {"origin": ORIGIN, "access-control-request-method": "POST"},
+                True,
+                id="lowercase",
+            ),
+            # Issue 12: a browser's preflight always names its origin.
+            pytest.param(
+                "OPTIONS", {"Access-Control-Request-Method": "GET"}, False, id="no-origin"
+            ),
+            pytest.param(
+                "OPTIONS",
+                {"Origin": " ", "Access-Control-Request-Method": "GET"},
+                False,
+                id="blank-origin",
+            ),
+            pytest.param("OPTIONS", {"Origin": ORIGIN}, False, id="origin-without-acrm"),
             pytest.param("OPTIONS", {}, False, id="options-without-acrm"),
             pytest.param(
                 "GET", {"Access-Control-Request-Method": "GET"}, False, id="get-with-acrm"
@@ -428,7 +450,7 @@ class TestAuthenticateRequest:
         ],
     )
     def test_preflight_passes_through(self, keys: KeySet, headers: dict[str, str]) -> None:
-        state = self.run(headers, keys, method="OPTIONS")
+        state = self.run({"origin": ORIGIN, **headers}, keys, method="OPTIONS")
         assert state.status == "preflight"
         assert state.is_preflight
         assert not state.signed_in
@@ -439,6 +461,34 @@ class TestAuthenticateRequest:
     def test_options_without_acrm_is_not_a_preflight(self, keys: KeySet) -> None:
         state = self.run({}, keys, method="OPTIONS")
         assert state.reason == Reason.SESSION_TOKEN_AND_UAT_MISSING
+
+    def test_options_without_origin_is_authenticated(self, keys: KeySet) -> None:
+        # Issue 12: without Origin it is no browser's preflight, so it is not let through.
+        state = self.run({"access-control-request-method": "GET"}, keys, method="OPTIONS")
+        assert state.reason == Reason.SESSION_TOKEN_AND_UAT_MISSING
+        assert state.answer() is not None
+
+    # -- what a route guard does (verdict) --------------------------------------------------
+
+    def test_required_guard_answers_a_preflight_without_the_view(self, keys: KeySet) -> None:
+        headers = {"origin": ORIGIN, "access-control-request-method": "POST"}
+        state = self.run(headers, keys, method="OPTIONS")
+        verdict = state.verdict()
+        assert verdict is not None
+        answer, error = verdict
+        assert error is None
+        assert (answer.status, answer.body_bytes) == (204, b"")
+        assert dict(answer.headers) == {"Cache-Control": "no-store"}
+        assert state.verdict(Requirements.of(role="admin")) == verdict
+        assert state.verdict(optional=True) is None  # an optional route runs signed out
+
+    def test_verdict_is_the_refusal_and_its_answer(self, signer: Signer, keys: KeySet) -> None:
+        assert self.run(bearer(signer.mint()), keys).verdict() is None
+        state = self.run({}, keys)
+        verdict = state.verdict()
+        assert verdict is not None
+        assert verdict == (http_answer(state.error), state.error)  # type: ignore[arg-type]
+        assert state.verdict(optional=True) is None
 
     # -- requirements ------------------------------------------------------------------------
 
@@ -541,7 +591,9 @@ class TestPrepareRequest:
 
     def test_preflight_is_final(self, config: ClerkConfig) -> None:
         pending = prepare_request(
-            {"access-control-request-method": "GET"}, config=config, method="OPTIONS"
+            {"origin": ORIGIN, "access-control-request-method": "GET"},
+            config=config,
+            method="OPTIONS",
         )
         assert pending.state is not None
         assert pending.state.is_preflight

@@ -218,18 +218,36 @@ def test_class_based_views(
     assert client.get("/public").json == {"user_id": None}
 
 
-def test_preflight_reaches_a_view_handling_options(app: Flask, pem_config: ClerkConfig) -> None:
+def test_preflight_never_runs_a_required_view(app: Flask, pem_config: ClerkConfig) -> None:
+    # Issue 12: a view taking OPTIONS itself behind a *required* guard is answered 204
+    # for a preflight without running; an optional one runs, signed out.
     ClerkAuth(app, config=pem_config)
+    ran: list[str] = []
 
     @app.route("/items", methods=["GET", "OPTIONS"])
     @require_auth
     def items() -> tuple[str, int]:
+        ran.append("items")
+        return "ran", 200
+
+    @app.route("/maybe", methods=["GET", "OPTIONS"])
+    @require_auth(optional=True)
+    def maybe() -> tuple[str, int]:
         return ("preflight" if get_request_state().is_preflight else "get"), 200
 
     headers = {"Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"}
     response = app.test_client().options("/items", headers=headers)
+    assert (response.status_code, response.data) == (204, b"")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert ran == []
+    response = app.test_client().options("/maybe", headers=headers)
     assert (response.status_code, response.text) == (200, "preflight")
+    # Without Origin it is no preflight: refused like any request without a token.
+    response = app.test_client().options("/items", headers={"Access-Control-Request-Method": "GET"})
+    assert response.status_code == 401
+    assert response.json["reason"] == "session-token-and-uat-missing"
     assert app.test_client().get("/items").status_code == 401
+    assert ran == []
 
 
 # -- g.clerk_auth, get_auth, get_request_state -------------------------------------------------
