@@ -19,7 +19,9 @@ from clerk_auth_core import (
     ClerkConfig,
     KeyResolutionError,
     KeySet,
+    Reason,
     TokenVerificationError,
+    authenticate_with,
     verify_token,
 )
 
@@ -198,6 +200,7 @@ def garbage_candidates(fx: Fixtures, repeat: int) -> list[Candidate]:
 
     for g in fx.garbage:
         out.append(Candidate(f"clerk-auth: {g.name}", refuse([g.token] * repeat), repeat))
+    out.extend(_request_path(fx, repeat))
     for g in fx.garbage:
         unique = g.unique or []
         out.append(
@@ -209,6 +212,56 @@ def garbage_candidates(fx: Fixtures, repeat: int) -> list[Candidate]:
             )
         )
     return out
+
+
+class _Keys:
+    """A key source that is never to be asked (the header is refused before)."""
+
+    def __init__(self, keys: KeySet) -> None:
+        self.keys = keys
+
+    def get_keys(self, kid: str | None) -> KeySet:
+        raise AssertionError("an oversized header reached the key source")
+
+
+def _request_path(fx: Fixtures, repeat: int) -> list[Candidate]:
+    """A 16 KiB ``Authorization`` header through the request path (``authenticate_with``),
+    refused by its raw size before it is decoded, stripped, split or scanned (issue
+    12); beside it, informational, the floor of that path: a request with no token."""
+    config, source = fx.jwks_config, _Keys(fx.jwks_keys)
+    oversized = next(g.token for g in fx.garbage if g.name == "16 KiB bearer")
+
+    def candidate(
+        name: str, request: list[tuple[bytes, bytes]], reason: str, note: str
+    ) -> Candidate:
+        batch_of = [list(request) for _ in range(repeat)]
+        state = authenticate_with(source, batch_of[0], config=config, now=time.time())
+        assert state.reason == reason, state.reason
+
+        def prepare() -> Callable[[], object]:
+            def batch() -> None:
+                for headers in batch_of:
+                    authenticate_with(source, headers, config=config, now=time.time())
+
+            return batch
+
+        return Candidate(name, prepare, repeat, note=note)
+
+    host = (b"host", b"api.example")
+    return [
+        candidate(
+            "clerk-auth: 16 KiB Authorization header (request path)",
+            [host, (b"authorization", f"Bearer {oversized}".encode())],
+            Reason.TOKEN_INVALID,
+            "",
+        ),
+        candidate(
+            "clerk-auth: no token at all (request path, informational)",
+            [host],
+            Reason.SESSION_TOKEN_AND_UAT_MISSING,
+            "informational: the floor of the request path",
+        ),
+    ]
 
 
 # -- peers ------------------------------------------------------------------------------

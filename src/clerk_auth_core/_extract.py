@@ -13,7 +13,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
-from ._errors import Reason, TokenVerificationError
+from ._errors import Reason, TokenVerificationError, refusal
 from ._tokens import is_machine_token
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "extract_token",
     "find_token",
     "get_header",
+    "header_values",
     "parse_cookies",
 ]
 
@@ -59,6 +60,11 @@ _SCHEME_ALLOWANCE: Final = 256
 
 def get_header(headers: HeadersInput, name: str) -> list[str]:
     """All values of header ``name`` (case-insensitive), in order."""
+    return [_text(v) for v in header_values(headers, name)]
+
+
+def header_values(headers: HeadersInput, name: str) -> list[str] | list[bytes]:
+    """All values of header ``name`` as given (``str`` or ``bytes``, undecoded)."""
     name = name.lower()
     # Compare names in their own type (str, or bytes as ASGI gives them): no decoding
     # of every header of the request, only of the values asked for.
@@ -78,9 +84,7 @@ def get_header(headers: HeadersInput, name: str) -> list[str]:
     # (A bytearray name equals its bytes; names were only ever str or bytes.)
     size = len(name)
     return [
-        _text(v)
-        for k, v in items
-        if len(k) == size and k.lower() in names and type(k) is not bytearray
+        v for k, v in items if len(k) == size and k.lower() in names and type(k) is not bytearray
     ]
 
 
@@ -188,15 +192,17 @@ def find_token(
 ) -> tuple[str, int | None] | None:
     """:func:`extract_token` as ``(token, client_uat)`` (``client_uat`` is ``None`` for
     the header, never for a cookie), without building an :class:`ExtractedToken`."""
-    authorizations = get_header(headers, "authorization")
-    if authorizations:
-        # The size cap first, on the raw value: an oversized header costs one len().
+    raw = header_values(headers, "authorization")
+    authorizations: list[str] = []
+    if raw:
+        # The size cap first, on the value as given: an oversized header costs one
+        # len(), not a decoding, a strip and a scan of all of it.
         if max_size is not None:
             limit = max_size + _SCHEME_ALLOWANCE
-            for value in authorizations:
+            for value in raw:
                 if len(value) > limit:
-                    raise TokenVerificationError(Reason.TOKEN_INVALID)
-        authorizations = [v for v in authorizations if v.strip()]
+                    raise refusal(Reason.TOKEN_INVALID)
+        authorizations = [text for text in map(_text, raw) if text.strip()]
         if len(authorizations) > 1:
             raise _several()
     if authorizations:

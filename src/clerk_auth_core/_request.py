@@ -32,6 +32,7 @@ from ._errors import (
     KeyResolutionError,
     Reason,
     TokenVerificationError,
+    refusal,
 )
 from ._extract import ExtractedToken, HeadersInput, find_token, get_header
 from ._keys import KeySet
@@ -295,7 +296,7 @@ def prepare(
         if found is None:
             # A fresh error per request: a shared instance would carry one request's
             # __traceback__ (and its frames) into the next once an adapter raises it.
-            no_token = TokenVerificationError(Reason.SESSION_TOKEN_AND_UAT_MISSING)
+            no_token = refusal(Reason.SESSION_TOKEN_AND_UAT_MISSING)
             return _state("signed-out", None, None, no_token)
         token, client_uat = found
         known = remembered(token, config)

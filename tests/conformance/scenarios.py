@@ -254,6 +254,27 @@ SCENARIOS: tuple[Scenario, ...] = (
         send="raw",
         authorization="Bearer {token} {token}",
     ),
+    # Issue 12: Authorization is a singleton (RFC 9110); several values are refused,
+    # whether they arrive as separate headers or joined with a comma (WSGI, proxies).
+    S(
+        "two-authorization-headers",
+        unauthorized("token-invalid", fetches=0),
+        headers=(("Authorization", "Bearer {valid}"),),
+    ),
+    S(
+        "authorization-values-joined",
+        unauthorized("token-invalid", fetches=0),
+        send="raw",
+        authorization="Bearer {token},{token}",
+    ),
+    # An oversized value is refused before it is read (and costs no fetch).
+    S(
+        "oversized-authorization",
+        unauthorized("token-invalid", fetches=0),
+        None,
+        "raw",
+        authorization="Bearer " + "a" * 10_000,
+    ),
     S("bearer-scheme-any-case", ok(), send="raw", authorization="bEaReR   {token}"),
     S("bare-token", ok(), send="raw", authorization="{token}"),
     # Nothing before the gate costs a key fetch (key-rotation.md, "Tokens before keys").

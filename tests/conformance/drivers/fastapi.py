@@ -8,16 +8,17 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Security
+from fastapi import APIRouter, Depends, FastAPI, Security
 from fastapi.middleware.cors import CORSMiddleware
 
 from clerk_auth_core import ClerkConfig, SessionClaims
+from clerk_auth_starlette import ClerkAuthMiddleware
 from clerk_auth_starlette.fastapi import ClerkAuth, install_exception_handler
 
 from . import PERMISSION, ROLE
 from .starlette import serve_asgi
 
-__all__ = ["make_app", "serve"]
+__all__ = ["make_app", "make_pair_app", "serve", "serve_pair"]
 
 
 def make_app(config: ClerkConfig) -> FastAPI:
@@ -70,4 +71,48 @@ def make_app(config: ClerkConfig) -> FastAPI:
 def serve(config: ClerkConfig) -> Iterator[str]:
     """Serve the small API with FastAPI under uvicorn."""
     with serve_asgi(make_app(config)) as url:
+        yield url
+
+
+def make_pair_app(config_a: ClerkConfig, config_b: ClerkConfig) -> FastAPI:
+    """A global middleware (A, annotate) and dependencies of two ClerkAuth objects
+    (issue 12): ``/a/protected`` needs A's (given the middleware's config object, it
+    reuses its result), ``/b/protected`` B's own stricter or other configuration,
+    ``/both/protected`` a router-level ``Depends(a.optional)`` and B's required dependency."""
+    auth_a, auth_b = ClerkAuth(config_a), ClerkAuth(config_b)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await auth_a.aclose()
+        await auth_b.aclose()
+
+    app = FastAPI(lifespan=lifespan)
+    install_exception_handler(app)
+    app.add_middleware(ClerkAuthMiddleware, config=config_a, mode="annotate")
+    ClaimsA = Annotated[SessionClaims, Depends(auth_a.required)]
+    ClaimsB = Annotated[SessionClaims, Depends(auth_b.required)]
+
+    @app.get("/a/protected")
+    async def protected_a(claims: ClaimsA) -> dict[str, str | None]:
+        return {"user_id": claims.user_id}
+
+    @app.get("/b/protected")
+    async def protected_b(claims: ClaimsB) -> dict[str, str | None]:
+        return {"user_id": claims.user_id}
+
+    router = APIRouter(dependencies=[Depends(auth_a.optional)])
+
+    @router.get("/both/protected")
+    async def both(claims: ClaimsB) -> dict[str, str | None]:
+        return {"user_id": claims.user_id}
+
+    app.include_router(router)
+    return app
+
+
+@contextmanager
+def serve_pair(config_a: ClerkConfig, config_b: ClerkConfig) -> Iterator[str]:
+    """Serve the two-instance app with FastAPI under uvicorn."""
+    with serve_asgi(make_pair_app(config_a, config_b)) as url:
         yield url

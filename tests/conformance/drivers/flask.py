@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, Response, request
+from flask import Blueprint, Flask, Response, request
 
 from clerk_auth_core import ClerkConfig
 from clerk_auth_flask import ClerkAuth, get_auth, require_auth
@@ -45,4 +45,27 @@ def make_app(config: ClerkConfig) -> Flask:
 def serve(config: ClerkConfig) -> Iterator[str]:
     """Serve the small API with Flask."""
     with serve_wsgi(make_app(config)) as url:
+        yield url
+
+
+def make_pair_app(config_a: ClerkConfig, config_b: ClerkConfig) -> Flask:
+    """Two ClerkAuth on one app (issue 12): ``/a/protected`` guarded by the app's
+    default (A), ``/b/protected`` by B's own ``require_auth`` in a blueprint, ``/both/protected``
+    by A (optional) wrapped around B (required)."""
+    app = Flask("conformance-pair")
+    auth_b = ClerkAuth(app, config=config_b)
+    auth_a = ClerkAuth(app, config=config_a)  # initialised last: the app's default
+    blueprint = Blueprint("b", __name__, url_prefix="/b")
+    blueprint.get("/protected")(auth_b.require_auth(_user_id))
+    app.register_blueprint(blueprint)
+    app.get("/a/protected", endpoint="a")(require_auth(_user_id))
+    both = auth_a.require_auth(optional=True)(auth_b.require_auth(_user_id))
+    app.get("/both/protected", endpoint="both")(both)
+    return app
+
+
+@contextmanager
+def serve_pair(config_a: ClerkConfig, config_b: ClerkConfig) -> Iterator[str]:
+    """Serve the two-instance app with Flask."""
+    with serve_wsgi(make_pair_app(config_a, config_b)) as url:
         yield url

@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from clerk_auth_core import ClerkConfig
@@ -22,7 +22,7 @@ from clerk_auth_starlette import ClerkAuthMiddleware, get_auth, require_auth
 
 from . import PERMISSION, ROLE
 
-__all__ = ["make_app", "serve", "serve_asgi"]
+__all__ = ["make_app", "make_pair_app", "serve", "serve_asgi", "serve_pair"]
 
 
 @contextmanager
@@ -79,4 +79,32 @@ def make_app(config: ClerkConfig) -> Starlette:
 def serve(config: ClerkConfig) -> Iterator[str]:
     """Serve the small API with Starlette under uvicorn."""
     with serve_asgi(make_app(config)) as url:
+        yield url
+
+
+def make_pair_app(config_a: ClerkConfig, config_b: ClerkConfig) -> Starlette:
+    """Two middlewares, nested (issue 12): the outer app's is A in annotate mode; the
+    sub-app mounted at ``/b`` has B in reject mode, the one at ``/both/protected`` B in annotate
+    mode with a ``@require_auth`` route. ``/a/protected`` is guarded by A."""
+    mounted_b = Starlette(
+        routes=[Route("/protected", user_id)],
+        middleware=[Middleware(ClerkAuthMiddleware, config=config_b)],
+    )
+    mounted_both = Starlette(
+        routes=[Route("/protected", require_auth(user_id))],
+        middleware=[Middleware(ClerkAuthMiddleware, config=config_b, mode="annotate")],
+    )
+    routes = [
+        Route("/a/protected", require_auth(user_id)),
+        Mount("/b", app=mounted_b),
+        Mount("/both", app=mounted_both),
+    ]
+    middleware = [Middleware(ClerkAuthMiddleware, config=config_a, mode="annotate")]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+@contextmanager
+def serve_pair(config_a: ClerkConfig, config_b: ClerkConfig) -> Iterator[str]:
+    """Serve the nested two-instance app with Starlette under uvicorn."""
+    with serve_asgi(make_pair_app(config_a, config_b)) as url:
         yield url
