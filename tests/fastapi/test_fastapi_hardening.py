@@ -3,38 +3,16 @@ required one never runs its route for a preflight. Over real HTTP (uvicorn)."""
 
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations.
 
-import contextlib
-import threading
-import time
-from collections.abc import Iterator
 from typing import Annotated
 
 import httpx
-import uvicorn
 from fastapi import Depends, FastAPI
 
 from clerk_auth_core import SessionClaims
 from clerk_auth_core.testing import MockClerk
 from clerk_auth_starlette import ClerkAuthMiddleware
 from clerk_auth_starlette.fastapi import ClerkAuth, install_exception_handler
-
-
-@contextlib.contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+from conformance.drivers.starlette import serve_asgi as serve
 
 
 def test_a_stricter_dependency_is_never_replaced_by_the_middleware(clerk: MockClerk) -> None:

@@ -6,14 +6,10 @@ and through a route that takes OPTIONS itself.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -24,27 +20,12 @@ from starlette.types import ASGIApp
 from clerk_auth_core import ClerkConfig
 from clerk_auth_core.testing import MockClerk
 from clerk_auth_starlette import ClerkAuthMiddleware, get_auth, require_auth
+from conformance.drivers.starlette import serve_asgi
 
 
-@contextlib.contextmanager
-def serve_with_root(app: ASGIApp, root_path: str) -> Iterator[str]:
+def serve_with_root(app: ASGIApp, root_path: str) -> AbstractContextManager[str]:
     """uvicorn on 127.0.0.1 with ``root_path`` (the deployment prefix)."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", root_path=root_path
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    return serve_asgi(app, root_path=root_path)
 
 
 async def who(request: Request) -> JSONResponse:

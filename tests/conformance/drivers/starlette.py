@@ -26,12 +26,19 @@ __all__ = ["make_app", "make_pair_app", "serve", "serve_asgi", "serve_pair"]
 
 
 @contextmanager
-def serve_asgi(app: ASGIApp) -> Iterator[str]:
+def serve_asgi(app: ASGIApp, *, root_path: str = "") -> Iterator[str]:
     """Serve an ASGI app with uvicorn (and its lifespan) in a thread on a free loopback
-    port; stop it, running the lifespan's shutdown, on exit."""
+    port; stop it, running the lifespan's shutdown, on exit. ``root_path``: uvicorn's
+    ``--root-path`` (a deployment prefix, which it puts into ``scope["path"]``)."""
     # A long keep-alive: the suite's client reuses connections across scenarios.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_keep_alive=60
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=60,
+        root_path=root_path,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
