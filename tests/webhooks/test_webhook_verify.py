@@ -354,12 +354,12 @@ def test_any_single_byte_edit_is_refused(
     field: str, index: int, byte: int, data: dict[str, str]
 ) -> None:
     body = json.dumps({"type": "user.updated", "data": data}).encode()
-    headers = {k: v.encode() for k, v in headers_for(body).items()}
+    headers = {k.encode(): v.encode() for k, v in headers_for(body).items()}  # as ASGI
     assert verify_webhook(list(headers.items()), body, SECRET, now=NOW).type == "user.updated"
     if field == "body":
         body = _edit(body, index, byte)
     else:
-        headers[field] = _edit(headers[field], index, byte)
+        headers[field.encode()] = _edit(headers[field.encode()], index, byte)
     with pytest.raises(WebhookVerificationError) as caught:
         verify_webhook(list(headers.items()), body, SECRET, now=NOW)
     assert caught.value.reason != Reason.WEBHOOK_SECRET_INVALID
