@@ -27,13 +27,14 @@ import functools
 import hashlib
 import hmac
 import math
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 import orjson
 
 from ._errors import Reason, WebhookVerificationError
-from ._extract import HeadersInput, get_header
+from ._extract import HeadersInput
 from ._request import HttpAnswer
 
 __all__ = [
@@ -95,14 +96,31 @@ def _key(secret: str) -> bytes:
     return key
 
 
-def _one(headers: HeadersInput, name: str) -> str:
-    values = get_header(headers, name)
-    if not values or not values[0].strip():
-        raise WebhookVerificationError(Reason.WEBHOOK_HEADERS_MISSING)
-    # Two values of one header: which one was signed is anybody's guess.
-    if len(values) > 1:
-        raise WebhookVerificationError(Reason.WEBHOOK_HEADERS_INVALID)
-    return values[0].strip()
+def _svix_headers(headers: HeadersInput) -> tuple[str, str, str]:
+    """``svix-id``, ``svix-timestamp`` and ``svix-signature``, each exactly once.
+
+    One pass over the headers instead of three :func:`get_header` scans (a third of the
+    cost of a verify, besides the HMAC); the same rules as ``get_header``: names
+    case-insensitive, ``str`` or ``bytes``, values decoded as Latin-1. A test holds the
+    two equal.
+    """
+    found: dict[str, list[str]] = {name: [] for name in WEBHOOK_HEADERS}
+    items: Any = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in items:
+        if len(name) not in (7, 14) or type(name) is bytearray:
+            continue  # "svix-id" is 7 long, the other two 14
+        key = name.decode("latin-1").lower() if isinstance(name, bytes) else name.lower()
+        if key in found:
+            found[key].append(value.decode("latin-1") if isinstance(value, bytes) else value)
+    out = []
+    for values in found.values():
+        if not values or not values[0].strip():
+            raise WebhookVerificationError(Reason.WEBHOOK_HEADERS_MISSING)
+        # Two values of one header: which one was signed is anybody's guess.
+        if len(values) > 1:
+            raise WebhookVerificationError(Reason.WEBHOOK_HEADERS_INVALID)
+        out.append(values[0].strip())
+    return out[0], out[1], out[2]
 
 
 def _timestamp(text: str, now: float, tolerance: float) -> int:
@@ -184,9 +202,7 @@ def verify_webhook(
         raise TypeError("body must be the raw bytes of the request")
     if len(body) > max_body:
         raise WebhookVerificationError(Reason.WEBHOOK_BODY_TOO_LARGE)
-    msg_id = _one(headers, "svix-id")
-    stamp = _one(headers, "svix-timestamp")
-    signatures = _one(headers, "svix-signature")
+    msg_id, stamp, signatures = _svix_headers(headers)
     # The id is signed as text; control characters or a length no Svix id has mean a
     # mangled header, not a delivery to check.
     if len(msg_id) > _MAX_FIELD or not msg_id.isprintable():

@@ -371,3 +371,37 @@ def test_sign_helper_matches_the_svix_vector() -> None:
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330",
         b'{"test": 2432232314}',
     ) == "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.sampled_from(["svix-id", "SVIX-ID", "Svix-Timestamp", "svix-signature",
+                             "svix-idx", "x-svix-id", "content-type", "svix-ıd"]),
+            st.text(max_size=6),
+        ),
+        max_size=6,
+    ),
+    as_bytes=st.booleans(),
+)  # fmt: skip
+def test_header_scan_is_get_header(pairs: list[tuple[str, str]], as_bytes: bool) -> None:
+    """The one-pass scan of the three headers agrees with ``get_header``."""
+    from clerk_auth_core._extract import get_header
+    from clerk_auth_core._webhooks import WEBHOOK_HEADERS, _svix_headers
+
+    headers: Any = [(k.encode("utf-8"), v.encode("utf-8")) for k, v in pairs] if as_bytes else pairs
+    values = [get_header(headers, name) for name in WEBHOOK_HEADERS]
+    try:
+        got: Any = _svix_headers(headers)
+    except WebhookVerificationError as error:
+        got = error.reason
+    expected: Any = tuple(v[0].strip() for v in values if v)
+    for v in values:  # the first header at fault, in the order of WEBHOOK_HEADERS
+        if not v or not v[0].strip():
+            expected = Reason.WEBHOOK_HEADERS_MISSING
+            break
+        if len(v) > 1:
+            expected = Reason.WEBHOOK_HEADERS_INVALID
+            break
+    assert got == expected
