@@ -58,7 +58,7 @@ WEBHOOK_HEADERS: Final = ("svix-id", "svix-timestamp", "svix-signature")
 WEBHOOK_SECRET_ENV: Final = "CLERK_WEBHOOK_SIGNING_SECRET"
 
 _PREFIX = "whsec_"
-# An id or timestamp longer than this is no Svix header (ids are ~30 characters).
+# An svix-id longer than this is no Svix id (they are ~30 characters).
 _MAX_FIELD = 256
 
 
@@ -99,8 +99,8 @@ def _key(secret: str) -> bytes:
 def _svix_headers(headers: HeadersInput) -> tuple[str, str, str]:
     """``svix-id``, ``svix-timestamp`` and ``svix-signature``, each exactly once.
 
-    One pass over the headers instead of three :func:`get_header` scans (a third of the
-    cost of a verify, besides the HMAC); the same rules as ``get_header``: names
+    One pass over the headers instead of three :func:`get_header` scans (those cost
+    about 2.4 µs, a seventh of a 10 KiB verify); the same rules as ``get_header``: names
     case-insensitive, ``str`` or ``bytes``, values decoded as Latin-1. A test holds the
     two equal.
     """
