@@ -122,6 +122,7 @@ def load(session: nox.Session) -> None:
 
 
 BENCH_DEPS = [
+    "svix>=1.0",  # its webhook verifier, beside ours (benchmarks only)
     "pyjwt>=2.8",
     "joserfc>=1.0",
     "authlib>=1.3",

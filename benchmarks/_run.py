@@ -37,6 +37,7 @@ from ._verifiers import (
     peer_garbage,
     peers,
 )
+from ._webhooks import OURS_WEBHOOK, SVIX_PARSED, SVIX_WEBHOOK, webhook_candidates
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -45,13 +46,14 @@ DOCS_CHART = ROOT / "docs" / "img" / "benchmarks.svg"
 FIRST, SEEN, GARBAGE = "first sight", "token seen before", "garbage (refused before a signature)"
 FLASK, STARLETTE, FASTAPI = "Flask (raw WSGI)", "Starlette (raw ASGI)", "FastAPI (raw ASGI)"
 OURS = "clerk-auth verify_token"
+WEBHOOKS = "webhook delivery (10 KiB body)"
 
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for dist in (
         "clerk-auth", "cryptography", "joserfc", "PyJWT", "Authlib", "clerk-backend-api",
-        "fastapi-clerk-auth", "Flask", "starlette", "fastapi", "gunicorn", "uvicorn",
+        "fastapi-clerk-auth", "Flask", "starlette", "fastapi", "gunicorn", "uvicorn", "svix",
     ):  # fmt: skip
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[dist] = metadata.version(dist)
@@ -70,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        help="comma-separated groups to run: first, seen, garbage, adapters (default: all)",
+        help="comma-separated groups to run: first, seen, garbage, adapters, webhooks "
+        "(default: all)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
@@ -189,6 +192,11 @@ def _measure(
         groups[FASTAPI] = measure(
             rsa_baseline(fx, 32), fastapi_candidates(fx, calls, notes), rounds
         )
+    if wanted("webhooks"):
+        print(f"- {WEBHOOKS} …", flush=True)
+        groups[WEBHOOKS] = measure(
+            rsa_baseline(fx, 32), webhook_candidates(16 if quick else 64, notes), rounds
+        )
     server_results: list[ServerResult] = []
     if servers_on and wanted("servers"):
         print("- servers under load …", flush=True)
@@ -216,6 +224,8 @@ def _targets(
         _garbage(groups[GARBAGE], targets, bars)
     if FLASK in groups:
         _adapters(groups, targets, bars)
+    if WEBHOOKS in groups:
+        _webhooks(groups[WEBHOOKS], targets, bars)
     for s in servers:
         targets.append(
             Target(
@@ -223,6 +233,29 @@ def _targets(
             )
         )
     return targets, bars
+
+
+def _webhooks(group: dict[str, Measured], targets: list[Target], bars: list[Bar]) -> None:
+    # Ours answers a parsed event; Svix's verify only verifies, so the like-for-like
+    # figure is Svix's verify plus json.loads. Verify alone is shown beside it.
+    ours = group[OURS_WEBHOOK]
+    bars.append(Bar(WEBHOOKS, OURS_WEBHOOK, ours.ratio, True))
+    for name in (SVIX_WEBHOOK, SVIX_PARSED):
+        if name in group:
+            bars.append(Bar(WEBHOOKS, name, group[name].ratio, False))
+    if SVIX_PARSED in group:
+
+        def share(name: str) -> float:
+            return statistics.median(o / t for o, t in zip(ours.ns, group[name].ns, strict=True))
+
+        measured = (
+            f"{ours.median_ns / 1000:.1f} µs vs {group[SVIX_PARSED].median_ns / 1000:.1f} µs"
+            f" ({share(SVIX_PARSED):.2f}; {share(SVIX_WEBHOOK):.2f} of verify alone)"
+        )
+        targets.append(
+            Target("verify_webhook vs svix verify + json.loads (10 KiB)", "≤ 1×", measured,
+                   share(SVIX_PARSED) <= 1.0)
+        )  # fmt: skip
 
 
 def _first_sight(first: dict[str, Measured], targets: list[Target], bars: list[Bar]) -> None:

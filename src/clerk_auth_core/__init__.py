@@ -25,6 +25,7 @@ from ._errors import (
     KeyResolutionError,
     Reason,
     TokenVerificationError,
+    WebhookVerificationError,
 )
 from ._extract import ExtractedToken, extract_token, parse_cookies
 from ._flow import AsyncKeySource, KeySource, authenticate_with, authenticate_with_async
@@ -54,6 +55,7 @@ from ._request import (
 from ._tokens import UnverifiedToken, parse_token
 from ._verify import verify_token
 from ._version import __version__
+from ._webhooks import WebhookEvent, verify_webhook, webhook_answer
 
 __all__ = (
     "Actor",
@@ -89,6 +91,8 @@ __all__ = (
     "UseKeysAndRefresh",
     "VerificationKey",
     "WaitForFetch",
+    "WebhookEvent",
+    "WebhookVerificationError",
     "authenticate_request",
     "authenticate_with",
     "authenticate_with_async",
@@ -101,5 +105,7 @@ __all__ = (
     "settings_from_mapping",
     "validate_claims",
     "verify_token",
+    "verify_webhook",
+    "webhook_answer",
     "__version__",
 )

@@ -6,6 +6,7 @@
     clerk-auth decode TOKEN|-     header and claims, UNVERIFIED
     clerk-auth jwks               the instance's keys: kid, alg, bits
     clerk-auth mint               a token signed by a local key, for testing
+    clerk-auth webhook sign|verify  a Clerk webhook delivery, signed or checked
     clerk-auth demo               how to run the demo
 
 Exit codes: 0 valid / done, 1 invalid token, 2 usage or configuration, 3 keys
@@ -174,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--jwks-url", metavar="URL", help="the JWKS URL (default: from env)")
     j.set_defaults(run="jwks")
     _mint_parser(sub, common)
+    from ._cli_webhook import add_webhook_parser
+
+    add_webhook_parser(sub, common)
     m = sub.add_parser("demo", parents=[common], help="how to run the demo")
     m.set_defaults(run="demo")
     return parser
@@ -205,6 +209,10 @@ def _command(name: str) -> Command:
         from ._cli_mint import run_mint
 
         return run_mint
+    if name == "webhook":
+        from ._cli_webhook import run_webhook
+
+        return run_webhook
     return _run_demo
 
 

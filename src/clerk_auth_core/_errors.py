@@ -10,7 +10,8 @@ to decide HTTP semantics itself (compare h11's ``error_status_hint``)::
     ├── ConfigurationError            bad configuration, raised at construction (500)
     ├── TokenVerificationError        the request's token is not acceptable (401)
     ├── KeyResolutionError            the instance's keys cannot be had (503 / 500)
-    └── AuthorizationError            signed in, but lacks a role/permission (403)
+    ├── AuthorizationError            signed in, but lacks a role/permission (403)
+    └── WebhookVerificationError      a webhook delivery is not genuine (400/401/413/500)
 
 Messages are written for the client: they never contain the token, a secret key or
 the list of key ids, so they are safe to put into a response body or a log line.
@@ -29,6 +30,7 @@ __all__ = [
     "Reason",
     "ReasonInfo",
     "TokenVerificationError",
+    "WebhookVerificationError",
     "refusal",
 ]
 
@@ -64,6 +66,16 @@ class Reason:
     INSUFFICIENT_SCOPE: Final = "insufficient-scope"
     # Configuration (ours).
     CONFIGURATION_INVALID: Final = "configuration-invalid"
+    # Webhooks (ours; the Svix scheme, see _webhooks.py).
+    WEBHOOK_HEADERS_MISSING: Final = "webhook-headers-missing"
+    WEBHOOK_HEADERS_INVALID: Final = "webhook-headers-invalid"
+    WEBHOOK_TIMESTAMP_INVALID: Final = "webhook-timestamp-invalid"
+    WEBHOOK_TIMESTAMP_TOO_OLD: Final = "webhook-timestamp-too-old"
+    WEBHOOK_TIMESTAMP_TOO_NEW: Final = "webhook-timestamp-too-new"
+    WEBHOOK_SIGNATURE_INVALID: Final = "webhook-signature-invalid"
+    WEBHOOK_BODY_TOO_LARGE: Final = "webhook-body-too-large"
+    WEBHOOK_PAYLOAD_INVALID: Final = "webhook-payload-invalid"
+    WEBHOOK_SECRET_INVALID: Final = "webhook-secret-invalid"
 
 
 class ReasonInfo:
@@ -142,6 +154,34 @@ REASONS: Final[dict[str, ReasonInfo]] = {
         403, "insufficient_scope", "The session lacks a required role or permission."
     ),
     _R.CONFIGURATION_INVALID: ReasonInfo(500, None, "The server is misconfigured."),
+    # Webhooks: 400 for a delivery that is malformed, 401 for one that is not signed by
+    # the secret (or not now), 413 over the size cap, 500 for our own bad secret. No
+    # RFC 6750 code: a webhook sender presents no Bearer token.
+    _R.WEBHOOK_HEADERS_MISSING: ReasonInfo(
+        400, None, "The webhook lacks a svix-id, svix-timestamp or svix-signature header."
+    ),
+    _R.WEBHOOK_HEADERS_INVALID: ReasonInfo(
+        400, None, "A webhook header is repeated or holds characters it may not."
+    ),
+    _R.WEBHOOK_TIMESTAMP_INVALID: ReasonInfo(
+        400, None, "The svix-timestamp header is not a time in unix seconds."
+    ),
+    _R.WEBHOOK_TIMESTAMP_TOO_OLD: ReasonInfo(
+        401, None, "The webhook timestamp is too old (a replay, or check the server clock)."
+    ),
+    _R.WEBHOOK_TIMESTAMP_TOO_NEW: ReasonInfo(
+        401, None, "The webhook timestamp is in the future (check the server clock)."
+    ),
+    _R.WEBHOOK_SIGNATURE_INVALID: ReasonInfo(
+        401, None, "No webhook signature matches the signing secret."
+    ),
+    _R.WEBHOOK_BODY_TOO_LARGE: ReasonInfo(413, None, "The webhook body is too large."),
+    _R.WEBHOOK_PAYLOAD_INVALID: ReasonInfo(
+        400, None, "The webhook body is not a JSON event with a type and data."
+    ),
+    _R.WEBHOOK_SECRET_INVALID: ReasonInfo(
+        500, None, "The server's webhook signing secret is not a whsec_ secret."
+    ),
 }
 
 
@@ -226,6 +266,16 @@ class AuthorizationError(ClerkAuthError):
     HTTP 403 with ``error="insufficient_scope"``."""
 
     default_reason = Reason.INSUFFICIENT_SCOPE
+
+
+class WebhookVerificationError(ClerkAuthError):
+    """A webhook delivery is refused: malformed (400), not signed by the secret or not
+    recent (401), over the size cap (413), or our signing secret is unusable (500).
+
+    The message never contains the secret, a signature or the body.
+    """
+
+    default_reason = Reason.WEBHOOK_SIGNATURE_INVALID
 
 
 # Everything TokenVerificationError(reason) stores, by reason: refusal() builds the same

@@ -17,6 +17,7 @@ turns the core's answer into a Flask response::
 from ._decorator import require_auth
 from ._errors import ClerkAuthFailed
 from ._extension import ClerkAuth, get_auth, get_request_state
+from ._webhooks import verify_webhook_request
 
 __all__ = (
     "ClerkAuth",
@@ -24,4 +25,5 @@ __all__ = (
     "get_auth",
     "get_request_state",
     "require_auth",
+    "verify_webhook_request",
 )

@@ -21,13 +21,17 @@ importing this package does not import it).
 from ._auth import STATE_KEY, ClerkUser, answer_response, get_auth, get_request_state
 from ._decorator import require_auth
 from ._middleware import ClerkAuthMiddleware
+from ._webhooks import WebhookRefused, verify_webhook_request, webhook_refused_handler
 
 __all__ = (
     "STATE_KEY",
     "ClerkAuthMiddleware",
     "ClerkUser",
+    "WebhookRefused",
     "answer_response",
     "get_auth",
     "get_request_state",
     "require_auth",
+    "verify_webhook_request",
+    "webhook_refused_handler",
 )

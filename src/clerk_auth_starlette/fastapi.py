@@ -26,6 +26,7 @@ from ._fastapi import (
     require_auth,
     requires_auth,
 )
+from ._fastapi_webhooks import clerk_webhook, webhook_dependency
 
 __all__ = (
     "ClerkAuth",
@@ -33,8 +34,10 @@ __all__ = (
     "ClerkHTTPException",
     "clerk_auth",
     "clerk_exception_handler",
+    "clerk_webhook",
     "install_exception_handler",
     "optional_auth",
     "require_auth",
     "requires_auth",
+    "webhook_dependency",
 )

@@ -4,6 +4,7 @@
 ``/v1/jwks`` behind the secret key, Frontend API ``/.well-known/jwks.json``) on a
 loopback port, mints session tokens shaped like Clerk's (v1 and v2 claims), rotates
 keys and injects faults. :func:`mint_token` signs any header and payload.
+:class:`WebhookSender` signs webhook deliveries as Clerk does and POSTs them to an app.
 
 This package does I/O (a real HTTP server in a thread); the verification modules never
 import it. For pytest, opt in to the fixtures with::
@@ -35,6 +36,7 @@ from ._mint import (
     public_jwk,
     public_pem,
 )
+from ._webhooks import WebhookDelivery, WebhookSender, generate_webhook_secret, sign_webhook
 
 __all__ = (
     "BACKEND_JWKS_PATH",
@@ -50,9 +52,13 @@ __all__ = (
     "REMOVE",
     "Remove",
     "TOKEN_PATH",
+    "WebhookDelivery",
+    "WebhookSender",
     "b64url",
     "generate_key",
+    "generate_webhook_secret",
     "mint_token",
     "public_jwk",
     "public_pem",
+    "sign_webhook",
 )
