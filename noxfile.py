@@ -59,6 +59,7 @@ UNIT_AND_CONFORMANCE = [
     "tests/flask",
     "tests/starlette",
     "tests/fastapi",
+    "tests/webhooks",
 ]
 
 
