@@ -6,6 +6,7 @@
     clerk-auth decode TOKEN|-     header and claims, UNVERIFIED
     clerk-auth jwks               the instance's keys: kid, alg, bits
     clerk-auth mint               a token signed by a local key, for testing
+    clerk-auth mock               a mock Clerk instance until Ctrl-C, for curl
     clerk-auth demo               how to run the demo
 
 Exit codes: 0 valid / done, 1 invalid token, 2 usage or configuration, 3 keys
@@ -21,6 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
+from . import _cli_mock
 from ._cli_format import EXIT_OK, EXIT_USAGE, UsageError, emit_json, info
 from ._errors import ConfigurationError
 from ._version import __version__
@@ -174,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--jwks-url", metavar="URL", help="the JWKS URL (default: from env)")
     j.set_defaults(run="jwks")
     _mint_parser(sub, common)
+    _cli_mock.add_mock_parser(sub, common)
     m = sub.add_parser("demo", parents=[common], help="how to run the demo")
     m.set_defaults(run="demo")
     return parser
@@ -205,6 +208,8 @@ def _command(name: str) -> Command:
         from ._cli_mint import run_mint
 
         return run_mint
+    if name == "mock":
+        return _cli_mock.run_mock
     return _run_demo
 
 
