@@ -86,6 +86,7 @@ def _ensure_venv(*requirements: str) -> Path:
         [str(python), "-m", "pip", "install", "--disable-pip-version-check", *requirements],
         check=True,
         cwd=ROOT,
+        stdout=sys.stderr,  # pip's progress is not the demo's output (`demo --json`)
     )
     mark_installed(key)
     return python
