@@ -53,7 +53,12 @@ in the clerk-auth repository (it needs Flask, Starlette and uvicorn):
 
 
 def _token_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("token", metavar="TOKEN", help="the session token, or '-' to read stdin")
+    parser.add_argument(
+        "token",
+        metavar="TOKEN",
+        help="'-' to read the token from stdin (keeps it out of ps and the shell history), "
+        "or the token itself",
+    )
 
 
 def _now_arg(parser: argparse.ArgumentParser, what: str) -> None:
