@@ -46,6 +46,9 @@ TEST_DEPS = [
     "trio>=0.25",
     "mkdocs>=1.6",
     "gunicorn>=22",
+    # tests/packaging builds the sdist and wheel and checks them as a release would.
+    "build>=1.2",
+    "twine>=6.1",
 ]
 
 #: Real servers under fault and load: run once, on the newest Python (``servers``).

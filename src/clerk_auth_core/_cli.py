@@ -7,6 +7,7 @@
     clerk-auth jwks               the instance's keys: kid, alg, bits
     clerk-auth mint               a token signed by a local key, for testing
     clerk-auth webhook sign|verify  a Clerk webhook delivery, signed or checked
+    clerk-auth mock               a mock Clerk instance until Ctrl-C, for curl
     clerk-auth demo               how to run the demo
 
 Exit codes: 0 valid / done, 1 invalid token, 2 usage or configuration, 3 keys
@@ -22,6 +23,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
+from . import _cli_mock
 from ._cli_format import EXIT_OK, EXIT_USAGE, UsageError, emit_json, info
 from ._errors import ConfigurationError
 from ._version import __version__
@@ -52,7 +54,12 @@ in the clerk-auth repository (it needs Flask, Starlette and uvicorn):
 
 
 def _token_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("token", metavar="TOKEN", help="the session token, or '-' to read stdin")
+    parser.add_argument(
+        "token",
+        metavar="TOKEN",
+        help="'-' to read the token from stdin (keeps it out of ps and the shell history), "
+        "or the token itself",
+    )
 
 
 def _now_arg(parser: argparse.ArgumentParser, what: str) -> None:
@@ -178,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ._cli_webhook import add_webhook_parser
 
     add_webhook_parser(sub, common)
+    _cli_mock.add_mock_parser(sub, common)
     m = sub.add_parser("demo", parents=[common], help="how to run the demo")
     m.set_defaults(run="demo")
     return parser
@@ -213,6 +221,8 @@ def _command(name: str) -> Command:
         from ._cli_webhook import run_webhook
 
         return run_webhook
+    if name == "mock":
+        return _cli_mock.run_mock
     return _run_demo
 
 

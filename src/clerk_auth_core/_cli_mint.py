@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import attrs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
@@ -105,20 +107,42 @@ def _org(args: argparse.Namespace) -> dict[str, Any] | None:
     }
 
 
-def _payload(args: argparse.Namespace) -> dict[str, Any]:
+#: The lifetime of the token ``--lifetime`` <= 0 makes (it is expired either way).
+_EXPIRED_LIFETIME = 60
+
+
+def _skew(env: Mapping[str, str]) -> int:
+    """The clock skew a verifier allows: ``CLERK_CLOCK_SKEW`` when it is a number,
+    else :class:`ClerkConfig`'s default, rounded up."""
+    from ._config import ClerkConfig
+
+    default = cast(float, attrs.fields(ClerkConfig).clock_skew.default)
+    try:
+        skew = float(env.get("CLERK_CLOCK_SKEW", default))
+    except ValueError:
+        skew = default
+    return math.ceil(skew) if math.isfinite(skew) and skew > 0 else math.ceil(default)
+
+
+def _payload(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
     from .testing._mint import apply_overrides, session_claims
 
-    # A lifetime <= 0 makes an already expired token: allowed, on purpose.
     now = int(parse_time(args.now)) if args.now is not None else int(time.time())
+    iat, lifetime = now, args.lifetime
+    if lifetime <= 0:
+        # docs/cli.md: "zero or less makes an expired token". exp = now would still
+        # verify (the verifier allows clock skew), so the token is a 60 s one that ran
+        # out |lifetime| seconds beyond the skew ago: refused as token-expired.
+        iat, lifetime = now + lifetime - _skew(env) - 1 - _EXPIRED_LIFETIME, _EXPIRED_LIFETIME
     try:
         payload = session_claims(
             sub=args.sub,
             sid=args.sid,
             azp=args.azp,
             iss=args.iss,
-            iat=now,
-            lifetime=args.lifetime,
-            nbf=now - 10,
+            iat=iat,
+            lifetime=lifetime,
+            nbf=iat - 10,
             version=args.claims_version,
             org=_org(args),
             sts=args.sts,
@@ -160,7 +184,7 @@ def run_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.print_jwks:
         emit_json({"keys": [public_jwk(key, kid)]})
         return EXIT_OK
-    payload = _payload(args)
+    payload = _payload(args, env)
     header = {"alg": "RS256", "kid": kid, "typ": "JWT"}
     token = mint_token(key, header, payload)
     if args.json:
@@ -168,6 +192,8 @@ def run_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     else:
         print(token)
     lifetime = format_duration(payload["exp"] - payload["iat"])
+    if args.lifetime <= 0:
+        lifetime += " (already expired, beyond the clock skew)"
     info(
         f"minted for sub={payload.get('sub')} azp={payload.get('azp')} "
         f"iss={payload.get('iss')}, lifetime {lifetime}, kid {kid}"

@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -190,6 +191,62 @@ def _to_parties(value: Iterable[str] | str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in value if isinstance(p, str) and p.strip())
 
 
+#: An origin as a browser serializes it (RFC 6454 §6.2), which is what Clerk writes to
+#: ``azp`` and what ``azp`` is compared to, exactly: a lower-case scheme, ``://``, a
+#: lower-case host (a name, an IPv4 or a bracketed IPv6 literal) and an optional port.
+#: Any scheme: native shells send ``capacitor://localhost``, extensions
+#: ``chrome-extension://<id>``.
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _origin_problem(party: str) -> str:
+    """Why ``party`` can never equal a token's ``azp`` (and the origin probably meant),
+    or ``""`` when it is an origin."""
+    if _ORIGIN.fullmatch(party):
+        scheme, _, rest = party.partition("://")
+        port = rest.rpartition(":")[2] if not rest.endswith("]") and ":" in rest else None
+        if port is not None and not 0 < int(port) < 65536:
+            return "its port is not 1-65535"
+        if port is not None and _DEFAULT_PORTS.get(scheme) == int(port):
+            return f"browsers leave the default port out (did you mean {party.rpartition(':')[0]}?)"
+        return ""
+    if "*" in party:
+        return "there are no wildcards; list every origin"
+    if "://" not in party:
+        meant = f" (did you mean http://{party}?)" if party and "/" not in party else ""
+        return f"it has no scheme{meant}"
+    parts = urlsplit(party)
+    if not parts.netloc or not parts.scheme:
+        return "it has no host"
+    if "@" in parts.netloc:
+        return "an origin has no user name or password"
+    if parts.netloc.count(":") > 1 and not parts.netloc.startswith("["):
+        return "an IPv6 host is written in [brackets] (http://[::1]:3000)"
+    meant = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+    if parts.path or parts.query or parts.fragment or party.endswith(("?", "#")):
+        what = "path (not even /)" if parts.path else "query or fragment"
+        return f"an origin has no {what} (did you mean {meant}?)"
+    if meant != party:
+        return f"browsers send origins in lower case (did you mean {meant}?)"
+    return "its host is not a host name or IP address (IDN names are written xn--…)"
+
+
+def _check_parties(parties: tuple[str, ...]) -> None:
+    # azp is compared to each entry exactly (spec §3.6), so an entry that is not an
+    # origin in a browser's serialization silently refuses every token it was meant for.
+    for party in parties:
+        problem = _origin_problem(party)
+        if problem:
+            # User info may hold a password: never echo it.
+            shown = party if "@" not in party else "…@" + party.rpartition("@")[2]
+            raise ConfigurationError(
+                f"CLERK_AUTHORIZED_PARTIES: {shown!r} can never match a token's azp: "
+                f"{problem}. Origins are scheme://host[:port], as the browser sends them "
+                "(https://app.example.com, http://localhost:3000)."
+            )
+
+
 def _to_str_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -221,8 +278,8 @@ class ClerkConfig:
     secret_key: str | None = attrs.field(default=None, converter=_empty_to_none, repr=False)
     #: ``CLERK_PUBLISHABLE_KEY``: gives the Frontend API host and the issuer.
     publishable_key: str | None = attrs.field(default=None, converter=_empty_to_none)
-    #: ``CLERK_JWT_KEY``: the instance's PEM public key (one-line and literal ``\n``
-    #: forms accepted). When set, no key is ever fetched.
+    #: ``CLERK_JWT_KEY``: the instance's PEM public key (one-line, literal ``\n`` and
+    #: bare base64 body forms accepted). When set, no key is ever fetched.
     jwt_key: str | None = attrs.field(default=None, converter=_empty_to_none, repr=False)
     #: ``CLERK_JWKS_URL``: an explicit JWKS URL (https, or http on loopback).
     jwks_url: str | None = attrs.field(default=None, converter=_empty_to_none)
@@ -232,7 +289,9 @@ class ClerkConfig:
     api_version: str = attrs.field(default="v1")
     #: ``CLERK_ISSUER``: the expected ``iss``; derived from the publishable key if unset.
     issuer: str | None = attrs.field(default=None, converter=_empty_to_none)
-    #: ``CLERK_AUTHORIZED_PARTIES``: allowed ``azp`` origins (comma-separated in env).
+    #: ``CLERK_AUTHORIZED_PARTIES``: allowed ``azp`` origins (comma-separated in env),
+    #: each ``scheme://host[:port]`` in lower case as a browser sends it; anything
+    #: else could never match and is refused.
     authorized_parties: tuple[str, ...] = attrs.field(default=(), converter=_to_parties)
     #: ``CLERK_AUDIENCE``: checked only when the token also has ``aud``.
     audience: tuple[str, ...] = attrs.field(default=(), converter=_to_str_tuple)
@@ -334,6 +393,7 @@ class ClerkConfig:
             raise ConfigurationError("CLERK_API_VERSION must be a single path segment.")
         if self.issuer is not None and not self.issuer.startswith(("https://", "http://")):
             raise ConfigurationError("CLERK_ISSUER must be a URL (https://…).")
+        _check_parties(self.authorized_parties)
         if not self.algorithms or set(self.algorithms) != {"RS256"}:
             raise ConfigurationError("algorithms: only RS256 is supported.")
         if not isinstance(self.allow_pending, bool):

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from joserfc.jwk import RSAKey
 
@@ -242,6 +244,16 @@ class KeySet:
         return cls({None: key})
 
 
+def _is_public_key_der(body: str) -> bool:
+    """True when ``body`` is standard base64 of a DER SubjectPublicKeyInfo (the body of
+    a ``PUBLIC KEY`` PEM block), of any key type: from_pem then judges the key."""
+    try:
+        serialization.load_der_public_key(base64.b64decode(body, validate=True))
+    except (binascii.Error, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
 _PEM_RE = re.compile(r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.DOTALL)
 
 
@@ -252,10 +264,16 @@ def normalize_pem(pem: str | bytes) -> bytes:
     text = text.strip().strip("'\"").replace("\\n", "\n").replace("\r", "")
     match = _PEM_RE.search(text)
     if match is None:
-        raise ConfigurationError(
-            "CLERK_JWT_KEY is not a PEM public key (-----BEGIN PUBLIC KEY----- …)."
-        )
-    label, body = match.group(1), re.sub(r"\s+", "", match.group(2))
+        body = re.sub(r"\s+", "", text)
+        if not _is_public_key_der(body):
+            raise ConfigurationError(
+                "CLERK_JWT_KEY is not a PEM public key (-----BEGIN PUBLIC KEY----- …)."
+            )
+        # The bare base64 body, without its BEGIN/END lines, as people paste it (and as
+        # Clerk's own SDKs accept it); the same rules follow in from_pem.
+        label = "PUBLIC KEY"
+    else:
+        label, body = match.group(1), re.sub(r"\s+", "", match.group(2))
     if "PRIVATE" in label:
         raise ConfigurationError("CLERK_JWT_KEY holds a private key; give the public key only.")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]

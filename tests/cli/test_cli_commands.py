@@ -163,6 +163,28 @@ class TestMint:
         assert claims.raw["tier"] == "gold"
         assert claims.raw["seats"] == 3
 
+    @pytest.mark.parametrize(("lifetime", "skew"), [("0", None), ("-30", None), ("0", "120")])
+    def test_zero_or_less_lifetime_is_refused_as_expired(
+        self, cli: CLI, tmp_path: Path, lifetime: str, skew: str | None
+    ) -> None:
+        # docs/cli.md: "zero or less makes an expired token", whatever the skew.
+        key_file = str(tmp_path / "k.pem")
+        env = {"CLERK_CLOCK_SKEW": skew} if skew else {}
+        pem = cli("mint", "--key-file", key_file, "--print-pem").out
+        argv = ("mint", "--key-file", key_file, "--lifetime", lifetime, "--now", str(T))
+        result = cli(*argv, env=env)
+        assert result.code == 0, result.err
+        assert "already expired" in result.err
+        verify_env = {
+            "CLERK_JWT_KEY": pem,
+            "CLERK_ISSUER": "https://clerk.mock.test",
+            "CLERK_AUTHORIZED_PARTIES": "http://localhost:3000",
+            **env,
+        }
+        verdict = cli("verify", "-", "--now", str(T), env=verify_env, stdin=result.out)
+        assert verdict.code == 1
+        assert "token-expired" in verdict.both
+
     def test_throwaway_key(self, cli: CLI) -> None:
         result = cli("mint", "--sub", "user_t")
         assert result.code == 0

@@ -410,6 +410,79 @@ FULL_ENV = {
 }
 
 
+class TestAuthorizedPartiesAreOrigins:
+    """Entries that can never equal a token's azp (compared exactly, spec §3.6) fail at
+    configuration, naming the variable, the reason and the fix."""
+
+    @pytest.mark.parametrize(
+        ("party", "why"),
+        [
+            pytest.param("*", "no wildcards", id="wildcard"),
+            pytest.param("https://*.example.com", "no wildcards", id="wildcard-subdomain"),
+            pytest.param(
+                "localhost:3000", "no scheme (did you mean http://localhost:3000?)", id="no-scheme"
+            ),
+            pytest.param("app.example.com", "no scheme", id="bare-host"),
+            pytest.param(
+                "http://localhost:3000/",
+                "no path (not even /) (did you mean http://localhost:3000?)",
+                id="trailing-slash",
+            ),
+            pytest.param("https://a.example/app", "no path", id="path"),
+            pytest.param("https://a.example?x=1", "no query or fragment", id="query"),
+            pytest.param("https://a.example#top", "no query or fragment", id="fragment"),
+            pytest.param("https://user@a.example", "no user name", id="userinfo"),
+            pytest.param(
+                "https://App.Example", "lower case (did you mean https://app.example?)", id="upper"
+            ),
+            pytest.param(
+                "https://a.example:443",
+                "default port out (did you mean https://a.example?)",
+                id="default-port",
+            ),
+            pytest.param("http://a.example:99999", "port is not 1-65535", id="port-range"),
+            pytest.param("http://::1:3000", "[brackets]", id="ipv6-unbracketed"),
+            pytest.param("https://", "no host", id="no-host"),
+        ],
+    )
+    def test_refused(self, party: str, why: str) -> None:
+        for error in (
+            config_error(publishable_key=PUBLISHABLE_KEY, authorized_parties=[AZP, party]),
+            env_error({"CLERK_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+                       "CLERK_AUTHORIZED_PARTIES": f"{AZP},{party}"}),
+        ):  # fmt: skip
+            assert error.message.startswith("CLERK_AUTHORIZED_PARTIES: ")
+            assert why in error.message
+            assert "Origins are scheme://host[:port]" in error.message
+
+    def test_a_password_is_not_echoed(self) -> None:
+        error = config_error(
+            publishable_key=PUBLISHABLE_KEY, authorized_parties="https://me:hunter2@a.example"
+        )
+        assert "hunter2" not in error.message
+        assert "a.example" in error.message
+
+    @pytest.mark.parametrize(
+        "party",
+        [
+            "https://app.example.com",
+            "http://localhost:3000",
+            "http://127.0.0.1:8080",
+            "http://[::1]:3000",
+            "http://[::1]",
+            "https://a.example:8443",
+            "capacitor://localhost",
+            "chrome-extension://abcdefghijklmnop",
+            "https://xn--bcher-kva.example",
+        ],
+    )
+    def test_origins_are_kept_as_given(self, party: str) -> None:
+        config = ClerkConfig.from_env(
+            {"CLERK_PUBLISHABLE_KEY": PUBLISHABLE_KEY, "CLERK_AUTHORIZED_PARTIES": party}
+        )
+        assert config.authorized_parties == (party,)
+
+
 class TestFromEnv:
     def test_every_variable(self, signer: Signer) -> None:
         config = ClerkConfig.from_env({**FULL_ENV, "CLERK_JWT_KEY": signer.pem})

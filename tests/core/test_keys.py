@@ -45,6 +45,11 @@ def fake_rsa_pem(bits: int, e: int = 65537) -> str:
     return public_pem(rsa.RSAPublicNumbers(e, n).public_key())
 
 
+def _bare(pem: str) -> str:
+    """The base64 body of a PEM block, without its BEGIN/END lines."""
+    return "".join(pem.strip().splitlines()[1:-1])
+
+
 def with_good_key(signer: Signer, *jwks: dict[str, Any]) -> dict[str, Any]:
     """A JWKS of the given keys plus one good key, so the set itself stays usable."""
     return {"keys": [*jwks, signer.public_jwk(GOOD_KID)]}
@@ -308,6 +313,11 @@ class TestKeySetFromPem:
             "one-line-body-unwrapped": (
                 f"-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----"
             ),
+            # What people copy from between the BEGIN/END lines (Clerk's SDKs take it).
+            "bare-body": body,
+            "bare-body-wrapped": "\n".join(pem.strip().splitlines()[1:-1]),
+            "bare-body-literal-backslash-n": "\\n".join(pem.strip().splitlines()[1:-1]),
+            "bare-body-quoted": f'"{body}"',
         }
 
     @pytest.mark.parametrize(
@@ -323,6 +333,10 @@ class TestKeySetFromPem:
             "crlf",
             "surrounding-whitespace",
             "one-line-body-unwrapped",
+            "bare-body",
+            "bare-body-wrapped",
+            "bare-body-literal-backslash-n",
+            "bare-body-quoted",
         ],
     )
     def test_pasted_forms(self, signer: Signer, form: str) -> None:
@@ -382,6 +396,29 @@ class TestKeySetFromPem:
             pytest.param(lambda: fake_rsa_pem(2048, e=3), id="exponent-3"),
             pytest.param(lambda: "", id="empty"),
             pytest.param(lambda: "not a key", id="garbage"),
+            pytest.param(lambda: "AAAAAAAA", id="bare-base64-garbage"),
+            pytest.param(lambda: "MIIB", id="bare-truncated"),
+            pytest.param(
+                lambda: _bare(public_pem(rsa.generate_private_key(65537, 1024).public_key())),
+                id="bare-rsa-1024",
+            ),
+            pytest.param(lambda: _bare(fake_rsa_pem(2048, e=3)), id="bare-exponent-3"),
+            pytest.param(
+                lambda: _bare(public_pem(ec.generate_private_key(ec.SECP256R1()).public_key())),
+                id="bare-ec-key",
+            ),
+            pytest.param(
+                lambda: _bare(
+                    rsa.generate_private_key(65537, 2048)
+                    .private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                    .decode()
+                ),
+                id="bare-private-pkcs8",
+            ),
             pytest.param(
                 lambda: "-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----", id="bad-body"
             ),

@@ -1,4 +1,4 @@
-"""Run every ```python block of docs/*.md against a mock Clerk issuer.
+"""Run every ```python block of docs/*.md and README.md against a mock Clerk issuer.
 
 The convention (also written up in docs/testing.md, "The docs test"):
 
@@ -57,7 +57,16 @@ import pytest
 
 from clerk_auth_core.testing import MockClerk
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+#: Pages outside docs/ whose examples run too, by the name their blocks carry.
+OTHER_PAGES = {"README.md": ROOT / "README.md"}
+
+
+def page_path(page: str) -> Path:
+    """Where the page a block came from lives."""
+    return OTHER_PAGES.get(page, DOCS / page)
+
 
 #: Third-party modules a page may use that the test environment need not have.
 OPTIONAL_MODULES = {"flask_cors": "flask-cors"}
@@ -142,7 +151,8 @@ def parse_page(path: Path) -> list[Block]:
 
 
 def _all_blocks() -> list[Block]:
-    return [block for page in sorted(DOCS.glob("*.md")) for block in parse_page(page)]
+    pages = [*sorted(DOCS.glob("*.md")), *OTHER_PAGES.values()]
+    return [block for page in pages for block in parse_page(page)]
 
 
 # -- running a page -------------------------------------------------------------------
@@ -329,7 +339,8 @@ def _run_blocks(blocks: list[Block], clerk: MockClerk) -> dict[int, Outcome]:
         with _Env(_environment(clerk, block.env)):
             try:
                 # Pad so tracebacks show the page's own line numbers.
-                code = compile("\n" * (block.line - 1) + block.code, str(DOCS / block.page), "exec")
+                padded = "\n" * (block.line - 1) + block.code
+                code = compile(padded, str(page_path(block.page)), "exec")
                 exec(code, namespace)
                 if block.index in points and "app" in namespace:
                     problems = _exercise(namespace["app"], token)
@@ -384,16 +395,24 @@ def test_docs_have_examples() -> None:
     assert BLOCKS, f"no ```python blocks found under {DOCS}"
 
 
+def _shown(page: str) -> str:
+    return str(page_path(page).relative_to(ROOT))
+
+
+def test_the_readme_is_run() -> None:
+    assert [b.page for b in BLOCKS].count("README.md") >= 3
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"{b.page}-{b.index}" for b in BLOCKS])
 def test_example(block: Block, page_outcomes: Callable[[str], dict[int, Outcome]]) -> None:
     outcome = page_outcomes(block.page)[block.index]
     if outcome.skip is not None:
-        pytest.skip(f"docs/{block.page} block {block.index}: {outcome.skip}")
+        pytest.skip(f"{_shown(block.page)} block {block.index}: {outcome.skip}")
     if outcome.error is not None:
         for page, snippet, needs in PENDING_FIXES:
             if block.page == page and snippet in block.code:
                 pytest.xfail(f"docs/{page} block {block.index}: {needs}")
         pytest.fail(
-            f"docs/{block.page} block {block.index} (line {block.line}):\n{outcome.error}",
+            f"{_shown(block.page)} block {block.index} (line {block.line}):\n{outcome.error}",
             pytrace=False,
         )

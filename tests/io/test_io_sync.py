@@ -206,7 +206,9 @@ def test_wrong_secret_key_is_secret_key_invalid(clerk: MockClerk, fast_config: M
 
 
 def test_public_jwks_needs_no_secret(clerk: MockClerk) -> None:
-    config = ClerkConfig(jwks_url=clerk.jwks_url, issuer=clerk.issuer, authorized_parties="x")
+    config = ClerkConfig(
+        jwks_url=clerk.jwks_url, issuer=clerk.issuer, authorized_parties=clerk.origin
+    )
     provider = SyncKeyProvider(config)
     assert provider.get_keys(clerk.kid).get(clerk.kid)
     assert clerk.hits == {"/.well-known/jwks.json": 1}

@@ -418,7 +418,16 @@ class TestTokenEndpoint:
 
     @pytest.mark.parametrize(
         "body",
-        [{"bogus": 1}, {"lifetime": "long"}, {"version": 3}, {"claims": [1]}, [1, 2], "{"],
+        [
+            {"bogus": 1},
+            {"lifetime": "long"},
+            {"version": 3},
+            {"claims": [1]},
+            {"iat": "yesterday"},
+            {"fva": "a,b"},
+            [1, 2],
+            "{",
+        ],
     )
     def test_bad_parameters(self, http: httpx.Client, clerk: MockClerk, body: Any) -> None:
         content = body if isinstance(body, str) else json.dumps(body)
@@ -426,6 +435,64 @@ class TestTokenEndpoint:
         assert response.status_code == 400
         assert response.headers["access-control-allow-origin"] == "*"
         assert clerk.errors == []
+
+    def test_iat_and_nbf_from_query(self, http: httpx.Client, clerk: MockClerk) -> None:
+        # docs/testing.md: "an expired token: iat=time.time() - 3600", over HTTP too.
+        iat = int(time.time()) - 3600
+        response = http.get(clerk.token_url, params={"iat": str(iat), "nbf": str(iat - 5)})
+        assert response.status_code == 200, response.text
+        claims = decode(response.json()["jwt"])[1]
+        assert (claims["iat"], claims["exp"], claims["nbf"]) == (iat, iat + 60, iat - 5)
+
+    def test_every_mint_parameter_but_key(self, http: httpx.Client, clerk: MockClerk) -> None:
+        body = {
+            "sub": "user_3",
+            "sid": "sess_3",
+            "azp": "http://localhost:5173",
+            "iss": "https://other.example",
+            "iat": 1714564800.5,
+            "lifetime": 30,
+            "nbf": 1714564790,
+            "version": 1,
+            "sts": "pending",
+            "act": {"sub": "user_admin"},
+            "fva": [5, -1],
+            "features": "u:beta",
+            "plans": ["u:free"],
+            "claims": {"email": "a@example.com"},
+            "header": {"x5t": "abc"},
+            "kid": "ins_unknown",
+            "typ": "at+jwt",
+            "cat": "cl_B7d4PD111AAA",
+        }
+        response = http.post(clerk.token_url, json=body)
+        assert response.status_code == 200, response.text
+        header, claims = decode(response.json()["jwt"])
+        assert header == {
+            "alg": "RS256",
+            "cat": "cl_B7d4PD111AAA",
+            "kid": "ins_unknown",
+            "typ": "at+jwt",
+            "x5t": "abc",
+        }
+        assert claims["iat"] == 1714564800.5
+        assert claims["exp"] == 1714564830.5
+        expected = {k: body[k] for k in ("sub", "sid", "azp", "iss", "nbf", "sts", "act", "fva")}
+        assert {k: claims[k] for k in expected} == expected
+        assert (claims["fea"], claims["pla"], claims["email"]) == (
+            "u:beta",
+            "u:free",
+            "a@example.com",
+        )
+
+    def test_fva_from_query(self, http: httpx.Client, clerk: MockClerk) -> None:
+        response = http.get(clerk.token_url, params={"fva": "0,-1"})
+        assert decode(response.json()["jwt"])[1]["fva"] == [0, -1]
+
+    def test_key_is_not_a_parameter(self, http: httpx.Client, clerk: MockClerk) -> None:
+        response = http.post(clerk.token_url, json={"key": "x"})
+        assert response.status_code == 400
+        assert response.json() == {"error": "unknown parameters: key"}
 
     def test_wrong_method(self, http: httpx.Client, clerk: MockClerk) -> None:
         assert http.delete(clerk.token_url).status_code == 405

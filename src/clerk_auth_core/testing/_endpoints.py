@@ -184,14 +184,21 @@ def not_found(request: Request) -> Response:
     return _clerk_error(404, "resource_not_found", f"No mock endpoint at {request.path}.")
 
 
+#: Every :meth:`MockClerk.mint` parameter but ``key`` (a private key has no JSON form):
+#: docs/testing.md promises "the same parameters as ``mint``".
 _TOKEN_PARAMS = frozenset(
     {
         "sub",
         "sid",
         "azp",
+        "iss",
+        "iat",
         "lifetime",
+        "nbf",
         "version",
         "sts",
+        "act",
+        "fva",
         "org",
         "org_id",
         "org_slug",
@@ -200,8 +207,19 @@ _TOKEN_PARAMS = frozenset(
         "features",
         "plans",
         "claims",
+        "header",
+        "kid",
+        "typ",
+        "cat",
     }
 )
+
+
+def _number(value: Any) -> float:
+    # A query string carries "1714564800" or "1714564800.5"; JSON a number. Whole
+    # numbers stay ints so the minted claims read like Clerk's (``"iat":1714564800``).
+    number = float(value)
+    return int(number) if number.is_integer() else number
 
 
 def _token_params(request: Request) -> dict[str, Any]:
@@ -217,6 +235,11 @@ def _token_params(request: Request) -> dict[str, Any]:
     for name in ("lifetime", "version"):
         if name in params:
             params[name] = int(params[name])
+    for name in ("iat", "nbf"):
+        if name in params:
+            params[name] = _number(params[name])
+    if isinstance(params.get("fva"), str):
+        params["fva"] = [int(v) for v in params["fva"].split(",")]
     if "org_id" in params:
         permissions = params.pop("org_permissions", "")
         if isinstance(permissions, str):

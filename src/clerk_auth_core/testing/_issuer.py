@@ -74,6 +74,7 @@ class MockClerk:
     :param cache_control: the JWKS ``Cache-Control`` header (default: none).
     :param private_key: the first signing key (default: a new RSA-2048 key).
     :param kid: its key id (default: ``ins_`` + random).
+    :param port: the port :meth:`start` binds on ``127.0.0.1`` (default: a free one).
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class MockClerk:
         private_key: RSAPrivateKey | None = None,
         kid: str | None = None,
         cache_control: str | None = None,
+        port: int = 0,
     ) -> None:
         self._lock = threading.Lock()
         self._issuer = issuer
@@ -104,13 +106,14 @@ class MockClerk:
         self._cache_control = self._initial_cache_control = cache_control
         self._etag = True
         self._hits: collections.Counter[str] = collections.Counter()
-        self._server = LoopbackServer(self._handle)
+        self._server = LoopbackServer(self._handle, port)
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> MockClerk:
-        """Start serving on ``127.0.0.1``: a random port, and the same port again on a
-        restart so :attr:`url` and :attr:`issuer` stay valid (``OSError`` if taken).
+        """Start serving on ``127.0.0.1``: the constructor's port or a random one, and
+        the same port again on a restart so :attr:`url` and :attr:`issuer` stay valid
+        (``OSError`` if taken).
 
         :raises RuntimeError: when already running.
         """

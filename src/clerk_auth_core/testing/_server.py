@@ -174,11 +174,11 @@ class _Handler(BaseHTTPRequestHandler):
 class LoopbackServer:
     """Serve ``app`` on ``http://127.0.0.1:<port>`` from a daemon thread."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, port: int = 0) -> None:
         self._app = app
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._port = 0
+        self._port = port
         self._errors: list[BaseException] = []
 
     @property
