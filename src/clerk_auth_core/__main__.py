@@ -10,7 +10,7 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``clerk-auth`` command line; answers the exit code."""
-    from ._cli import main as cli_main
+    from .cli import main as cli_main
 
     return cli_main(argv)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import CLI, Run
 
-from clerk_auth_core._cli import main
+from clerk_auth_core.cli import main
 from clerk_auth_core.testing import MockClerk
 
 
@@ -63,7 +63,7 @@ def key_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     private = folder / "dev.pem"
     public = folder / "dev.pub.pem"
     assert main(["mint", "--key-file", str(private), "--print-pem"], env={}) == 0
-    from clerk_auth_core._cli_mint import load_or_create_key
+    from clerk_auth_core.cli._mint import load_or_create_key
     from clerk_auth_core.testing import public_pem
 
     key, created = load_or_create_key(private)

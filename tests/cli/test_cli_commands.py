@@ -16,7 +16,7 @@ import pytest
 from cli_helpers import CLI
 
 from clerk_auth_core import ClerkConfig, verify_token
-from clerk_auth_core._cli_format import (
+from clerk_auth_core.cli._format import (
     UsageError,
     decode_segments,
     format_duration,
@@ -300,7 +300,7 @@ class TestEntryPoints:
 
     def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
         from clerk_auth_core import __version__
-        from clerk_auth_core._cli import main
+        from clerk_auth_core.cli import main
 
         with pytest.raises(SystemExit) as exc:
             main(["--version"])
@@ -324,7 +324,7 @@ class TestEntryPoints:
                         raise ImportError(name + " is blocked")
 
             sys.meta_path.insert(0, Blocker())
-            from clerk_auth_core._cli import main
+            from clerk_auth_core.cli import main
             key = {str(tmp_path / "k.pem")!r}
             assert main(["mint", "--key-file", key, "--print-pem"], env={{}}) == 0
             assert main(["decode", "a.b.c"], env={{}}) == 1

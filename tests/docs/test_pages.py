@@ -47,6 +47,7 @@ PUBLIC_PACKAGES = (
     "clerk_auth_core",
     "clerk_auth_core.io",
     "clerk_auth_core.testing",
+    "clerk_auth_core.cli",
     "clerk_auth_flask",
     "clerk_auth_starlette",
     "clerk_auth_starlette.fastapi",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from webhook_helpers import NOW, SECRET, sign
 
-from clerk_auth_core._cli import main
+from clerk_auth_core.cli import main
 
 Run = tuple[int, str, str]
 

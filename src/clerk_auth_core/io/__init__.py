@@ -21,8 +21,9 @@ import httpx
 from clerk_auth_core._config import ClerkConfig
 
 from ._async import AsyncKeyProvider
+from ._common import failure_for as describe_failure
 from ._static import AsyncStaticKeyProvider, StaticKeyProvider
-from ._sync import SyncKeyProvider
+from ._sync import SyncKeyProvider, send_fetch
 
 __all__ = (
     "AsyncKeyProvider",
@@ -30,7 +31,9 @@ __all__ = (
     "StaticKeyProvider",
     "SyncKeyProvider",
     "async_key_provider",
+    "describe_failure",
     "key_provider",
+    "send_fetch",
 )
 
 

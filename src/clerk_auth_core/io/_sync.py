@@ -28,7 +28,39 @@ from clerk_auth_core._keys import KeySet
 
 from ._common import MAX_ROUNDS, ProviderBase, failure_for, httpx_timeout, read_capped
 
-__all__ = ["SyncKeyProvider"]
+__all__ = ["SyncKeyProvider", "send_fetch"]
+
+
+def send_fetch(
+    request: FetchRequest, client: httpx.Client | None = None
+) -> tuple[int, Mapping[str, str], bytes]:
+    """Send one JWKS fetch the core asked for: its status, headers and body (read with
+    the request's cap, within its deadline; a body only for a 200). Redirects are not
+    followed (spec: a redirect is a failure, even on a given client).
+
+    :param client: reused as it is; by default one is made for this fetch and closed.
+    :raises Exception: whatever httpx or the capped read raised;
+        :func:`describe_failure` names it without quoting the exception's text.
+    """
+    if client is None:
+        with httpx.Client(timeout=httpx_timeout(request), follow_redirects=False) as owned:
+            return send_fetch(request, owned)
+    # After making the client: its SSL context can take a while to load, and it is
+    # not the endpoint's time.
+    deadline = time.monotonic() + request.timeout
+    with client.stream(
+        "GET",
+        request.url,
+        headers=list(request.headers),
+        timeout=httpx_timeout(request),
+        follow_redirects=False,
+    ) as response:
+        body = b""
+        if response.status_code == 200:
+            body = read_capped(
+                response.headers, response.iter_bytes(), request.max_body_bytes, deadline
+            )
+        return response.status_code, response.headers, body
 
 
 class SyncKeyProvider(ProviderBase):
@@ -169,23 +201,7 @@ class SyncKeyProvider(ProviderBase):
             self._cond.notify_all()
 
     def _get(self, request: FetchRequest) -> tuple[int, Mapping[str, str], bytes]:
-        client = self._http_client(request)
-        # After making the client: its SSL context can take a while to load, and it is
-        # not the endpoint's time.
-        deadline = time.monotonic() + request.timeout
-        with client.stream(
-            "GET",
-            request.url,
-            headers=list(request.headers),
-            timeout=httpx_timeout(request),
-            follow_redirects=False,  # spec: redirects are failures, even on a given client
-        ) as response:
-            body = b""
-            if response.status_code == 200:
-                body = read_capped(
-                    response.headers, response.iter_bytes(), request.max_body_bytes, deadline
-                )
-            return response.status_code, response.headers, body
+        return send_fetch(request, self._http_client(request))
 
     def _http_client(self, request: FetchRequest) -> httpx.Client:
         client = self._client

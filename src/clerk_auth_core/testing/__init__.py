@@ -30,11 +30,13 @@ from ._mint import (
     CAT_UNTAGGED,
     REMOVE,
     Remove,
+    apply_overrides,
     b64url,
     generate_key,
     mint_token,
     public_jwk,
     public_pem,
+    session_claims,
 )
 from ._webhooks import WebhookDelivery, WebhookSender, generate_webhook_secret, sign_webhook
 
@@ -54,11 +56,13 @@ __all__ = (
     "TOKEN_PATH",
     "WebhookDelivery",
     "WebhookSender",
+    "apply_overrides",
     "b64url",
     "generate_key",
     "generate_webhook_secret",
     "mint_token",
     "public_jwk",
     "public_pem",
+    "session_claims",
     "sign_webhook",
 )

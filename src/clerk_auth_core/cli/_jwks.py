@@ -13,7 +13,6 @@ import argparse
 import base64
 import binascii
 import json
-import time
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,12 +21,13 @@ from typing import Any
 import attrs
 import httpx
 
-from ._cli_format import EXIT_KEYS, EXIT_OK, UsageError, emit_json, info, quiet_library_warnings
-from ._config import ClerkConfig, settings_from_mapping
-from ._errors import ConfigurationError, KeyResolutionError, Reason
-from ._jwks_fetch import FetchFailure, Outcome, build_request, judge_response
-from ._keys import KeySet, _judge_jwk
-from .io._common import failure_for, httpx_timeout, read_capped
+from clerk_auth_core._config import ClerkConfig, settings_from_mapping
+from clerk_auth_core._errors import ConfigurationError, KeyResolutionError, Reason
+from clerk_auth_core._jwks_fetch import FetchFailure, Outcome, build_request, judge_response
+from clerk_auth_core._keys import KeySet, _judge_jwk
+from clerk_auth_core.io import describe_failure, send_fetch
+
+from ._format import EXIT_KEYS, EXIT_OK, UsageError, emit_json, info, quiet_library_warnings
 
 __all__ = [
     "Fetched",
@@ -183,32 +183,15 @@ def fetch_jwks(config: ClerkConfig, *, client: httpx.Client | None = None) -> Fe
         message names the URL and the kind of failure, never a header).
     """
     request = build_request(config, etag=None)
-    owned = client is None
-    http = client or httpx.Client(timeout=httpx_timeout(request), follow_redirects=False)
-    deadline = time.monotonic() + request.timeout
     try:
-        with http.stream(
-            "GET",
-            request.url,
-            headers=list(request.headers),
-            timeout=httpx_timeout(request),
-            follow_redirects=False,
-        ) as response:
-            body = b""
-            if response.status_code == 200:
-                body = read_capped(
-                    response.headers, response.iter_bytes(), request.max_body_bytes, deadline
-                )
-            status, headers = response.status_code, dict(response.headers)
+        status, received, body = send_fetch(request, client)
     except Exception as exc:
-        failure, detail = failure_for(exc)
+        failure, detail = describe_failure(exc)
         raise KeyResolutionError(
             Reason.JWK_REMOTE_FAILED_TO_LOAD,
             f"could not fetch the keys from {request.url}: {failure} ({detail})",
         ) from None
-    finally:
-        if owned:
-            http.close()
+    headers = dict(received)
     outcome = judge_response(config, status, headers, body, sent_etag=None)
     return Fetched(url=request.url, status=status, headers=headers, body=body, outcome=outcome)
 

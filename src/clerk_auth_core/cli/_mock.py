@@ -19,7 +19,7 @@ import signal
 import time
 from collections.abc import Mapping
 
-from ._cli_format import EXIT_OK, UsageError, emit_json, info
+from ._format import EXIT_OK, UsageError, emit_json, info
 
 __all__ = ["add_mock_parser", "run_mock"]
 
@@ -72,8 +72,8 @@ def _environment(clerk_url: str, issuer: str, origins: list[str]) -> dict[str, s
 
 def run_mock(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """``clerk-auth mock``: serve until interrupted; answers the exit code."""
-    from ._config import ClerkConfig
-    from .testing import MockClerk
+    from clerk_auth_core._config import ClerkConfig
+    from clerk_auth_core.testing import MockClerk
 
     origins = args.origin or [_DEFAULT_ORIGIN]
     if not 0 <= args.port < 65536:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._cli_format import EXIT_INVALID, EXIT_OK, UsageError, emit_json, info, parse_time
+from ._format import EXIT_INVALID, EXIT_OK, UsageError, emit_json, info, parse_time
 
 __all__ = ["add_webhook_parser", "run_webhook"]
 

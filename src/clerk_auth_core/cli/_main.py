@@ -23,10 +23,11 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from . import _cli_mock
-from ._cli_format import EXIT_OK, EXIT_USAGE, UsageError, emit_json, info
-from ._errors import ConfigurationError
-from ._version import __version__
+from clerk_auth_core._errors import ConfigurationError
+from clerk_auth_core._version import __version__
+
+from . import _mock
+from ._format import EXIT_OK, EXIT_USAGE, UsageError, emit_json, info
 
 __all__ = ["build_parser", "main"]
 
@@ -106,7 +107,7 @@ def _verify_parser(
 def _mint_parser(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
-    from ._cli_mint import DEFAULT_AZP, DEFAULT_ISSUER
+    from ._mint import DEFAULT_AZP, DEFAULT_ISSUER
 
     p = sub.add_parser(
         "mint",
@@ -182,10 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--jwks-url", metavar="URL", help="the JWKS URL (default: from env)")
     j.set_defaults(run="jwks")
     _mint_parser(sub, common)
-    from ._cli_webhook import add_webhook_parser
+    from ._webhook import add_webhook_parser
 
     add_webhook_parser(sub, common)
-    _cli_mock.add_mock_parser(sub, common)
+    _mock.add_mock_parser(sub, common)
     m = sub.add_parser("demo", parents=[common], help="how to run the demo")
     m.set_defaults(run="demo")
     return parser
@@ -202,27 +203,27 @@ def _run_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _command(name: str) -> Command:
     # Imported on use: `clerk-auth --help` stays fast, and `mint` alone loads the kit.
     if name == "verify":
-        from ._cli_verify import run_verify
+        from ._verify import run_verify
 
         return run_verify
     if name == "decode":
-        from ._cli_verify import run_decode
+        from ._verify import run_decode
 
         return run_decode
     if name == "jwks":
-        from ._cli_keys import run_jwks
+        from ._jwks import run_jwks
 
         return run_jwks
     if name == "mint":
-        from ._cli_mint import run_mint
+        from ._mint import run_mint
 
         return run_mint
     if name == "webhook":
-        from ._cli_webhook import run_webhook
+        from ._webhook import run_webhook
 
         return run_webhook
     if name == "mock":
-        return _cli_mock.run_mock
+        return _mock.run_mock
     return _run_demo
 
 

@@ -14,11 +14,12 @@ from typing import Any
 
 import attrs
 
-from ._cli_format import decode_segments, format_duration, iso
-from ._cli_keys import Setup
-from ._errors import ClerkAuthError, Reason
-from ._keys import KeySet
-from ._tokens import MACHINE_TOKEN_PREFIXES
+from clerk_auth_core._errors import ClerkAuthError, Reason
+from clerk_auth_core._keys import KeySet
+from clerk_auth_core._tokens import MACHINE_TOKEN_PREFIXES
+
+from ._format import decode_segments, format_duration, iso
+from ._jwks import Setup
 
 __all__ = ["Explained", "explain"]
 

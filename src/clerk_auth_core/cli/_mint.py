@@ -2,7 +2,7 @@
 
 Starts nothing. The key comes from ``--key-file`` (an RSA private key in PEM, created
 with mode 0600 when missing) or is a throwaway; tokens are shaped like Clerk's
-(:func:`clerk_auth_core.testing._mint.session_claims`, the mock issuer's minter). To
+(:func:`clerk_auth_core.testing.session_claims`, the mock issuer's minter). To
 make a local app accept them, give it the public half::
 
     clerk-auth mint --key-file dev.pem --print-pem > dev.pub.pem    # CLERK_JWT_KEY
@@ -27,7 +27,7 @@ import attrs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from ._cli_format import EXIT_OK, UsageError, emit_json, format_duration, info, parse_time
+from ._format import EXIT_OK, UsageError, emit_json, format_duration, info, parse_time
 
 __all__ = ["DEFAULT_AZP", "DEFAULT_ISSUER", "kid_for", "load_or_create_key", "run_mint"]
 
@@ -53,7 +53,7 @@ def load_or_create_key(path: Path) -> tuple[RSAPrivateKey, bool]:
     :raises UsageError: when the file is not an unencrypted RSA private key of at
         least 2048 bits.
     """
-    from .testing._mint import generate_key
+    from clerk_auth_core.testing import generate_key
 
     try:
         data = path.read_bytes()
@@ -114,7 +114,7 @@ _EXPIRED_LIFETIME = 60
 def _skew(env: Mapping[str, str]) -> int:
     """The clock skew a verifier allows: ``CLERK_CLOCK_SKEW`` when it is a number,
     else :class:`ClerkConfig`'s default, rounded up."""
-    from ._config import ClerkConfig
+    from clerk_auth_core._config import ClerkConfig
 
     default = cast(float, attrs.fields(ClerkConfig).clock_skew.default)
     try:
@@ -125,7 +125,7 @@ def _skew(env: Mapping[str, str]) -> int:
 
 
 def _payload(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
-    from .testing._mint import apply_overrides, session_claims
+    from clerk_auth_core.testing import apply_overrides, session_claims
 
     now = int(parse_time(args.now)) if args.now is not None else int(time.time())
     iat, lifetime = now, args.lifetime
@@ -159,7 +159,7 @@ def _payload(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]
 def run_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """``clerk-auth mint``: print a token (or, with ``--print-pem`` / ``--print-jwks``,
     the public key to configure an app with)."""
-    from .testing._mint import generate_key, mint_token, public_jwk, public_pem
+    from clerk_auth_core.testing import generate_key, mint_token, public_jwk, public_pem
 
     printing_key = args.print_pem or args.print_jwks
     if args.key_file is None:

@@ -16,8 +16,17 @@ from typing import Any
 
 import attrs
 
-from ._claims import SessionClaims
-from ._cli_format import (
+from clerk_auth_core._claims import SessionClaims
+from clerk_auth_core._errors import (
+    ClerkAuthError,
+    KeyResolutionError,
+    Reason,
+    TokenVerificationError,
+)
+from clerk_auth_core._keys import KeySet
+from clerk_auth_core._verify import parse_for, verify_parsed
+
+from ._format import (
     EXIT_INVALID,
     EXIT_KEYS,
     EXIT_OK,
@@ -28,11 +37,8 @@ from ._cli_format import (
     parse_time,
     read_token,
 )
-from ._cli_hints import Explained, explain
-from ._cli_keys import Setup, fetch_jwks, keys_from, verify_setup
-from ._errors import ClerkAuthError, KeyResolutionError, Reason, TokenVerificationError
-from ._keys import KeySet
-from ._verify import parse_for, verify_parsed
+from ._hints import Explained, explain
+from ._jwks import Setup, fetch_jwks, keys_from, verify_setup
 
 __all__ = ["claims_document", "run_decode", "run_verify"]
 
