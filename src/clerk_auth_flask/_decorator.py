@@ -7,12 +7,12 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, overload
 
-from flask import g
+from flask import current_app, g
 
 from clerk_auth_core import Requirements, http_answer
 
 from ._errors import ClerkAuthFailed
-from ._extension import authenticate
+from ._extension import EXTENSION, authenticate, log_refusal, not_set_up
 
 __all__ = ["require_auth"]
 
@@ -65,9 +65,15 @@ def require_auth(
     requirements = Requirements.of(role=role, permission=permission, feature=feature, plan=plan)
 
     def check() -> None:
-        state = authenticate(allow_pending)
+        try:
+            state = authenticate(allow_pending)
+        except RuntimeError:
+            if EXTENSION in current_app.extensions:
+                raise
+            raise not_set_up() from None
         error = state.refusal(requirements, optional=optional)
         if error is not None:
+            log_refusal(error)
             raise ClerkAuthFailed(http_answer(error), error)
         g._get_current_object().clerk_auth = state.claims
 

@@ -13,25 +13,45 @@ from flask import Flask, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from clerk_auth_core import (
+    REASONS,
     ClerkAuthError,
     ClerkConfig,
+    ConfigurationError,
     HttpAnswer,
     KeySource,
+    Reason,
     RequestState,
     SessionClaims,
+    TokenVerificationError,
     authenticate_with,
+    http_answer,
 )
 from clerk_auth_core._config import settings_from_mapping
 from clerk_auth_core._extract import REQUEST_HEADERS
+from clerk_auth_core._refusal_log import RefusalLog, warm_up_failure
 from clerk_auth_core.io import key_provider
 
 from ._errors import ClerkAuthFailed
 
-__all__ = ["ClerkAuth", "authenticate", "get_auth", "get_request_state"]
+__all__ = [
+    "ClerkAuth",
+    "authenticate",
+    "get_auth",
+    "get_request_state",
+    "log_refusal",
+    "not_set_up",
+    "require_claims",
+]
 
 logger = logging.getLogger("clerk_auth")
 
 EXTENSION = "clerk_auth"
+#: ``app.extensions[REFUSALS]``: the app's :class:`RefusalLog` (what to log, how often).
+REFUSALS = "clerk_auth.refusals"
+#: The clock of the refusal log's rate limit (a name of its own, for tests).
+_monotonic = time.monotonic
+#: For the lines logged before any app was set up (a forgotten ``ClerkAuth(app)``).
+_UNSET_REFUSALS = RefusalLog()
 ErrorHook = Callable[[HttpAnswer, ClerkAuthError | None], ResponseReturnValue]
 
 
@@ -50,7 +70,11 @@ class ClerkAuth:
         per app, shared by all threads); tests may inject their own.
     :param on_error: build the response for a refused request from the core's
         :class:`~clerk_auth_core.HttpAnswer` and the error instead of the default JSON.
-    :param warm_up: fetch the keys at ``init_app``; a failure is logged, never raised.
+    :param warm_up: fetch the keys at ``init_app`` (the default), so a wrong
+        ``CLERK_SECRET_KEY`` or an unreachable JWKS is logged at ERROR, with the fix,
+        when the app starts rather than at the first request; never raised. Under
+        gunicorn ``--preload`` the keys fetched in the master are inherited by the
+        workers (the provider is fork-safe). ``False``: fetch on first use.
     :raises ConfigurationError: from ``init_app`` when the configuration is invalid.
     """
 
@@ -61,7 +85,7 @@ class ClerkAuth:
         config: ClerkConfig | None = None,
         key_source: KeySource | None = None,
         on_error: ErrorHook | None = None,
-        warm_up: bool = False,
+        warm_up: bool = True,
     ) -> None:
         self.config = config
         self.key_source = key_source
@@ -82,21 +106,23 @@ class ClerkAuth:
             # client) when the app is collected, or at interpreter exit.
             weakref.finalize(app, close)
         app.extensions[EXTENSION] = _State(config, source)
+        app.extensions[REFUSALS] = RefusalLog()
         if self.on_error is not None:
             hook = self.on_error
             app.register_error_handler(ClerkAuthFailed, lambda e: hook(e.answer, e.error))
         if self.warm_up:
-            _warm_up(source)
+            _warm_up(source, config)
 
 
-def _warm_up(source: object) -> None:
+def _warm_up(source: object, config: ClerkConfig) -> None:
     warm: Callable[[], bool] | None = getattr(source, "warm_up", None)
     try:
         ok = warm is None or warm()
     except Exception:  # the start must never fail because the keys are not there yet
         ok = False
     if not ok:
-        logger.warning("clerk-auth: key warm-up failed; keys will be fetched on first use.")
+        stats = getattr(source, "stats", None)
+        logger.error(warm_up_failure(config, stats() if callable(stats) else None))
 
 
 #: The WSGI environ keys of the headers the core reads (WSGI has already joined
@@ -141,3 +167,42 @@ def get_request_state() -> RequestState:
 def get_auth() -> SessionClaims | None:
     """The verified session of the current request, ``None`` when signed out."""
     return get_request_state().claims
+
+
+def require_claims() -> SessionClaims:
+    """The verified session of the current request, never ``None``: for use inside
+    ``@require_auth``, where a signed-out request never reaches the view (so typed code
+    needs no ``None`` check). Signed out, it raises the same :class:`ClerkAuthFailed`
+    (401/503) ``@require_auth`` would have answered."""
+    state = get_request_state()
+    if state.claims is not None:
+        return state.claims
+    error = state.error or TokenVerificationError(Reason.SESSION_TOKEN_AND_UAT_MISSING)
+    log_refusal(error)
+    raise ClerkAuthFailed(http_answer(error), error)
+
+
+def log_refusal(error: ClerkAuthError) -> None:
+    """Log refusing the current request with ``error`` (rate-limited, see RefusalLog)."""
+    refusals: RefusalLog | None = current_app.extensions.get(REFUSALS)
+    state: _State | None = current_app.extensions.get(EXTENSION)
+    if refusals is None or state is None:
+        return
+    line = refusals.line(error, now=_monotonic(), config=state.config, headers=request.headers)
+    if line is not None:
+        logger.log(line.level, line.message)
+
+
+def not_set_up() -> ClerkAuthFailed:
+    """The refusal for a guard used on an app without ``ClerkAuth(app)``: the core's
+    JSON 500 ``configuration-invalid``, and an ERROR line saying the fix."""
+    line = _UNSET_REFUSALS.setup_error(
+        "flask-not-set-up",
+        f"@require_auth on app {current_app.name!r}, which has no ClerkAuth: call "
+        "ClerkAuth(app) (or ClerkAuth().init_app(app)) where the app is created.",
+        now=_monotonic(),
+    )
+    if line is not None:
+        logger.log(line.level, line.message)
+    error = ConfigurationError(REASONS[Reason.CONFIGURATION_INVALID].message)
+    return ClerkAuthFailed(http_answer(error), error)

@@ -117,6 +117,13 @@ class ClerkAuth:
         """Close the key provider made by this object (a given ``key_source`` is yours)."""
         await self.authenticator.aclose()
 
+    def reset(self) -> None:
+        """With ``config=None``: read ``CLERK_*`` again on the next request (and make a
+        new key provider). For tests that change the environment between tests; the
+        pytest plugin's ``mock_clerk`` and ``shared_mock_clerk`` fixtures reset the
+        default :data:`clerk_auth` before and after each test."""
+        self.authenticator.reset()
+
     async def authenticate(
         self, conn: HTTPConnection, allow_pending: bool | None = None
     ) -> RequestState:
@@ -177,6 +184,9 @@ class ClerkDependency(SecurityBase):
             error = scope_refusal(state.claims, security_scopes.scopes)
         if error is None:
             return state.claims
+        (conn.scope.get(AUTHENTICATOR_KEY) or self.auth.authenticator).log_refusal(
+            error, conn.scope
+        )
         answer = http_answer(error)
         if conn.scope["type"] == "websocket":
             # Raised before accept: Starlette closes with 1008, refusing the handshake.
