@@ -18,6 +18,7 @@ from clerk_auth_core import (
     ClerkConfig,
     ConfigurationError,
     HttpAnswer,
+    JwksStats,
     KeySource,
     Reason,
     RequestState,
@@ -121,8 +122,8 @@ def _warm_up(source: object, config: ClerkConfig) -> None:
     except Exception:  # the start must never fail because the keys are not there yet
         ok = False
     if not ok:
-        stats = getattr(source, "stats", None)
-        logger.error(warm_up_failure(config, stats() if callable(stats) else None))
+        stats = getattr(source, "stats", None)  # a JwksStats (a property)
+        logger.error(warm_up_failure(config, stats if isinstance(stats, JwksStats) else None))
 
 
 #: The WSGI environ keys of the headers the core reads (WSGI has already joined

@@ -26,6 +26,7 @@ from clerk_auth_core import (
     ClerkConfig,
     ConfigurationError,
     HttpAnswer,
+    JwksStats,
     Reason,
     RequestState,
     SessionClaims,
@@ -263,8 +264,10 @@ class Authenticator:
         except Exception:  # the start must never fail because the keys are not there yet
             ok = False
         if not ok:
-            stats = getattr(self.key_source, "stats", None)
-            logger.error(warm_up_failure(self.config, stats() if callable(stats) else None))
+            stats = getattr(self.key_source, "stats", None)  # a JwksStats (a property)
+            logger.error(
+                warm_up_failure(self.config, stats if isinstance(stats, JwksStats) else None)
+            )
         return ok
 
     def log_refusal(self, error: ClerkAuthError, scope: Scope) -> None:

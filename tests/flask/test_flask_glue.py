@@ -148,10 +148,12 @@ def test_not_initialised_answers_the_core_500_and_logs_the_fix(
     with caplog.at_level(logging.ERROR, logger="clerk_auth"):
         response = app.test_client().get("/me")
     assert response.status_code == 500
-    assert response.json is not None and response.json["reason"] == "configuration-invalid"
+    assert response.json is not None
+    assert response.json["reason"] == "configuration-invalid"
     assert response.headers["Content-Type"] == "application/json"
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "call ClerkAuth(app)" in errors[0].getMessage()
+    assert len(errors) == 1
+    assert "call ClerkAuth(app)" in errors[0].getMessage()
 
 
 def test_warm_up_fetches_at_init_and_never_fails_the_start(
