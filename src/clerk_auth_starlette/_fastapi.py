@@ -36,6 +36,7 @@ from clerk_auth_core import (
 )
 
 from ._auth import AUTHENTICATOR_KEY, Authenticator, answer_response
+from ._openapi import install_openapi_responses
 
 __all__ = [
     "ClerkAuth",
@@ -78,8 +79,11 @@ async def clerk_exception_handler(request: Request, exc: Exception) -> Response:
 
 
 def install_exception_handler(app: FastAPI) -> None:
-    """Answer :class:`ClerkHTTPException` with the core's JSON body at the top level."""
+    """Answer :class:`ClerkHTTPException` with the core's JSON body at the top level,
+    and list that body as the 401/403/503 responses of every route using a clerk-auth
+    dependency in ``/openapi.json`` (see :mod:`._openapi`)."""
     app.add_exception_handler(ClerkHTTPException, clerk_exception_handler)
+    install_openapi_responses(app)
 
 
 class ClerkAuth:
@@ -174,6 +178,14 @@ class ClerkDependency(SecurityBase):
         # What FastAPI puts into components.securitySchemes: type http, scheme bearer.
         self.model = HTTPBearerModel(bearerFormat="JWT", description=_DESCRIPTION)
         self.scheme_name = auth.scheme_name
+
+    def openapi_statuses(self, scoped: bool = False) -> tuple[int, ...]:
+        """The refusals this dependency can answer, for ``/openapi.json``: 503 when
+        optional; else 401 and 503, and 403 with requirements (or ``scoped``: a
+        ``Security(..., scopes=[...])``)."""
+        if self.optional:
+            return (503,)
+        return (401, 403, 503) if self.requirements or scoped else (401, 503)
 
     async def __call__(
         self, conn: HTTPConnection, security_scopes: SecurityScopes
