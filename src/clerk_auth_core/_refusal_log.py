@@ -23,7 +23,7 @@ count under a race: the count is a hint for people, not a metric.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -148,14 +148,15 @@ class RefusalLog:
         *,
         now: float,
         config: ClerkConfig | None = None,
-        headers: HeadersInput | None = None,
+        headers: HeadersInput | Callable[[], HeadersInput] | None = None,
     ) -> LogLine | None:
         """The line for refusing a request with ``error`` at ``now``, or ``None`` when
         one for the same reason was written less than ``interval`` ago.
 
-        :param config: with ``headers`` (the refused request's), gives the hint for
-            ``token-invalid-authorized-parties``, ``token-invalid-issuer`` and
-            ``jwk-kid-mismatch``; the token is read only then.
+        :param config: with ``headers`` (the refused request's, or a function
+            answering them), gives the hint for ``token-invalid-authorized-parties``,
+            ``token-invalid-issuer`` and ``jwk-kid-mismatch``; the headers are read
+            and the token parsed only then.
         """
         reason = error.reason
         left_out = self.due(reason, now)
@@ -163,7 +164,7 @@ class RefusalLog:
             return None
         message = f"clerk-auth: refused {error.status} {reason}: {error.message}"
         if reason in _HINTED and config is not None and headers is not None:
-            hint = _hint(reason, headers, config)
+            hint = _hint(reason, headers() if callable(headers) else headers, config)
             if hint is not None:
                 message += f" Hint: {hint}."
         if left_out:

@@ -28,7 +28,7 @@ from clerk_auth_core import (
     http_answer,
 )
 from clerk_auth_core._config import settings_from_mapping
-from clerk_auth_core._extract import REQUEST_HEADERS
+from clerk_auth_core._extract import REQUEST_HEADERS, HeadersInput
 from clerk_auth_core._refusal_log import RefusalLog, warm_up_failure
 from clerk_auth_core.io import key_provider
 
@@ -185,13 +185,19 @@ def require_claims() -> SessionClaims:
 
 def log_refusal(error: ClerkAuthError) -> None:
     """Log refusing the current request with ``error`` (rate-limited, see RefusalLog)."""
-    refusals: RefusalLog | None = current_app.extensions.get(REFUSALS)
-    state: _State | None = current_app.extensions.get(EXTENSION)
+    extensions = current_app.extensions  # one proxy lookup
+    refusals: RefusalLog | None = extensions.get(REFUSALS)
+    state: _State | None = extensions.get(EXTENSION)
     if refusals is None or state is None:
         return
-    line = refusals.line(error, now=_monotonic(), config=state.config, headers=request.headers)
+    line = refusals.line(error, now=_monotonic(), config=state.config, headers=_headers)
     if line is not None:
         logger.log(line.level, line.message)
+
+
+def _headers() -> HeadersInput:
+    # Called only when a hinted line is due: no request proxy lookup per refusal.
+    return request.headers.items()
 
 
 def not_set_up() -> ClerkAuthFailed:
