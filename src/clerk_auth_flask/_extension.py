@@ -51,8 +51,6 @@ EXTENSION = "clerk_auth"
 REFUSALS = "clerk_auth.refusals"
 #: The clock of the refusal log's rate limit (a name of its own, for tests).
 _monotonic = time.monotonic
-#: For the lines logged before any app was set up (a forgotten ``ClerkAuth(app)``).
-_UNSET_REFUSALS = RefusalLog()
 ErrorHook = Callable[[HttpAnswer, ClerkAuthError | None], ResponseReturnValue]
 
 
@@ -175,7 +173,12 @@ def require_claims() -> SessionClaims:
     ``@require_auth``, where a signed-out request never reaches the view (so typed code
     needs no ``None`` check). Signed out, it raises the same :class:`ClerkAuthFailed`
     (401/503) ``@require_auth`` would have answered."""
-    state = get_request_state()
+    try:
+        state = get_request_state()
+    except RuntimeError:
+        if EXTENSION in current_app.extensions:
+            raise
+        raise not_set_up() from None
     if state.claims is not None:
         return state.claims
     error = state.error or TokenVerificationError(Reason.SESSION_TOKEN_AND_UAT_MISSING)
@@ -203,7 +206,9 @@ def _headers() -> HeadersInput:
 def not_set_up() -> ClerkAuthFailed:
     """The refusal for a guard used on an app without ``ClerkAuth(app)``: the core's
     JSON 500 ``configuration-invalid``, and an ERROR line saying the fix."""
-    line = _UNSET_REFUSALS.setup_error(
+    # Per app (an app without ClerkAuth has no RefusalLog yet: it gets one here).
+    refusals: RefusalLog = current_app.extensions.setdefault(REFUSALS, RefusalLog())
+    line = refusals.setup_error(
         "flask-not-set-up",
         f"@require_auth on app {current_app.name!r}, which has no ClerkAuth: call "
         "ClerkAuth(app) (or ClerkAuth().init_app(app)) where the app is created.",

@@ -185,7 +185,7 @@ def not_set_up(conn: HTTPConnection) -> HttpAnswer:
     """The answer for ``@require_auth`` on an app without :class:`ClerkAuthMiddleware`:
     the core's JSON 500 ``configuration-invalid``, and an ERROR line saying the fix."""
     line = _UNSET_REFUSALS.setup_error(
-        "starlette-no-middleware",
+        f"starlette-no-middleware:{id(conn.scope.get('app'))}",  # per app
         f"@require_auth on {conn.url.path} needs ClerkAuthMiddleware on the app: add "
         "app.add_middleware(ClerkAuthMiddleware, mode='annotate') (or Middleware(...) in "
         "Starlette(middleware=[...])).",

@@ -16,11 +16,11 @@ from clerk_auth_core import (
     ClerkAuthError,
     ClerkConfig,
     ConfigurationError,
+    JwksStats,
     KeyResolutionError,
     Reason,
     TokenVerificationError,
 )
-from clerk_auth_core._jwks_types import JwksStats
 from clerk_auth_core._refusal_log import MAX_KEYS, RefusalLog, warm_up_failure
 from clerk_auth_core.testing import REMOVE, MockClerk
 

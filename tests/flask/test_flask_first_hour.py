@@ -148,3 +148,14 @@ def test_an_unreachable_jwks_is_an_error_at_start_up_saying_so(
 def test_warm_up_can_be_turned_off(app: Flask, shared_mock_clerk: MockClerk) -> None:
     ClerkAuth(app, config=shared_mock_clerk.config(), warm_up=False)
     assert shared_mock_clerk.jwks_hits == 0
+
+
+def test_require_claims_without_clerk_auth_answers_the_core_500(app: Flask) -> None:
+    @app.get("/open")
+    def open_view() -> dict[str, Any]:
+        return {"user_id": require_claims().user_id}
+
+    response = app.test_client().get("/open")
+    assert response.status_code == 500
+    assert response.json is not None
+    assert response.json["reason"] == "configuration-invalid"
