@@ -1,6 +1,7 @@
 """The refusals of protected FastAPI routes in ``/openapi.json``.
 
-FastAPI has no per-dependency ``responses``: a route declares its responses itself.
+FastAPI has no per-dependency ``responses`` (fastapi/fastapi#501, open since 2019): a
+route declares its responses itself.
 So the document FastAPI builds is completed: every operation whose route's dependency
 tree holds a clerk-auth dependency gets the core's refusals in its ``responses``: 401 and
 503 for a required session, 403 too when the dependency demands a role, permission,
