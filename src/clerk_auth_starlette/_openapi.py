@@ -1,11 +1,11 @@
 """The refusals of protected FastAPI routes in ``/openapi.json``.
 
 FastAPI has no per-dependency ``responses`` (fastapi/fastapi#501, open since 2019): a
-route declares its responses itself.
-So the document FastAPI builds is completed: every operation whose route's dependency
-tree holds a clerk-auth dependency gets the core's refusals in its ``responses``: 401 and
-503 for a required session, 403 too when the dependency demands a role, permission,
-feature, plan or scope, only 503 for an optional one (signed out, it runs). The body
+route declares its responses itself. So the document FastAPI builds is completed: every
+operation whose route's dependency tree holds a clerk-auth dependency gets the core's
+refusals in its ``responses``: 401 and 503 for a required session, 403 too when the
+dependency demands a role, permission, feature, plan or scope, only 503 for an optional
+one (signed out, it runs). The body
 schema is the core's JSON (``error``, ``reason``, ``message``, see
 :func:`clerk_auth_core.http_answer`), which is what clients get once
 ``install_exception_handler`` is installed (it installs this too). Responses a route
