@@ -5,9 +5,8 @@ route declares its responses itself. So the document FastAPI builds is completed
 operation whose route's dependency tree holds a clerk-auth dependency gets the core's
 refusals in its ``responses``: 401 and 503 for a required session, 403 too when the
 dependency demands a role, permission, feature, plan or scope, only 503 for an optional
-one (signed out, it runs). The body
-schema is the core's JSON (``error``, ``reason``, ``message``, see
-:func:`clerk_auth_core.http_answer`), which is what clients get once
+one (signed out, it runs). The body schema is the core's JSON (``error``, ``reason``,
+``message``, see :func:`clerk_auth_core.http_answer`), which is what clients get once
 ``install_exception_handler`` is installed (it installs this too). Responses a route
 declares itself for these statuses win, key by key, over ours.
 """
