@@ -3,7 +3,7 @@
 A thin adapter over :mod:`clerk_auth_core`: it reads the request, asks the core, and
 turns the core's answer into a Flask response::
 
-    from clerk_auth_flask import ClerkAuth, get_auth, require_auth
+    from clerk_auth_flask import ClerkAuth, require_auth, require_claims
 
     app = Flask(__name__)
     ClerkAuth(app)            # CLERK_SECRET_KEY or CLERK_JWT_KEY, CLERK_AUTHORIZED_PARTIES
@@ -11,12 +11,12 @@ turns the core's answer into a Flask response::
     @app.get("/api/me")
     @require_auth
     def me():
-        return {"user_id": g.clerk_auth.user_id}
+        return {"user_id": require_claims().user_id}
 """
 
 from ._decorator import require_auth
 from ._errors import ClerkAuthFailed
-from ._extension import ClerkAuth, get_auth, get_request_state
+from ._extension import ClerkAuth, get_auth, get_request_state, require_claims
 from ._webhooks import verify_webhook_request
 
 __all__ = (
@@ -25,5 +25,6 @@ __all__ = (
     "get_auth",
     "get_request_state",
     "require_auth",
+    "require_claims",
     "verify_webhook_request",
 )

@@ -12,7 +12,7 @@ from flask import Response, g
 from clerk_auth_core import Requirements
 
 from ._errors import ClerkAuthFailed
-from ._extension import ClerkAuth, authenticate
+from ._extension import ClerkAuth, NotSetUp, authenticate, log_refusal, not_set_up
 
 __all__ = ["guard", "require_auth"]
 
@@ -90,12 +90,16 @@ def guard(
     requirements = Requirements.of(role=role, permission=permission, feature=feature, plan=plan)
 
     def check() -> Response | None:
-        state = authenticate(allow_pending, instance)
+        try:
+            state = authenticate(allow_pending, instance)
+        except NotSetUp:
+            raise not_set_up() from None
         verdict = state.verdict(requirements, optional=optional)
         if verdict is not None:
             answer, error = verdict
             if error is None:  # a preflight: answered, not refused
                 return Response(answer.body_bytes, answer.status, list(answer.headers))
+            log_refusal(error, instance)
             raise ClerkAuthFailed(answer, error)
         g._get_current_object().clerk_auth = state.claims
         return None

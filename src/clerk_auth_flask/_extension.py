@@ -13,21 +13,37 @@ from flask import Flask, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from clerk_auth_core import (
+    REASONS,
     ClerkAuthError,
     ClerkConfig,
+    ConfigurationError,
     HttpAnswer,
+    JwksStats,
     KeySource,
+    Reason,
     RequestState,
     SessionClaims,
+    TokenVerificationError,
     authenticate_with,
+    http_answer,
 )
 from clerk_auth_core._config import settings_from_mapping
-from clerk_auth_core._extract import REQUEST_HEADERS
+from clerk_auth_core._extract import REQUEST_HEADERS, HeadersInput
+from clerk_auth_core._refusal_log import RefusalLog, warm_up_failure
 from clerk_auth_core.io import key_provider
 
 from ._errors import ClerkAuthFailed
 
-__all__ = ["ClerkAuth", "authenticate", "get_auth", "get_request_state"]
+__all__ = [
+    "ClerkAuth",
+    "NotSetUp",
+    "authenticate",
+    "get_auth",
+    "get_request_state",
+    "log_refusal",
+    "not_set_up",
+    "require_claims",
+]
 
 logger = logging.getLogger("clerk_auth")
 
@@ -35,6 +51,10 @@ EXTENSION = "clerk_auth"
 P = ParamSpec("P")
 R = TypeVar("R")
 Names = str | Iterable[str] | None
+#: ``app.extensions[REFUSALS]``: the app's :class:`RefusalLog` (what to log, how often).
+REFUSALS = "clerk_auth.refusals"
+#: The clock of the refusal log's rate limit (a name of its own, for tests).
+_monotonic = time.monotonic
 ErrorHook = Callable[[HttpAnswer, ClerkAuthError | None], ResponseReturnValue]
 
 
@@ -70,7 +90,11 @@ class ClerkAuth:
         per app, shared by all threads); tests may inject their own.
     :param on_error: build the response for a refused request from the core's
         :class:`~clerk_auth_core.HttpAnswer` and the error instead of the default JSON.
-    :param warm_up: fetch the keys at ``init_app``; a failure is logged, never raised.
+    :param warm_up: fetch the keys at ``init_app`` (the default), so a wrong
+        ``CLERK_SECRET_KEY`` or an unreachable JWKS is logged at ERROR, with the fix,
+        when the app starts rather than at the first request; never raised. Under
+        gunicorn ``--preload`` the keys fetched in the master are inherited by the
+        workers (the provider is fork-safe). ``False``: fetch on first use.
     :raises ConfigurationError: from ``init_app`` when the configuration is invalid.
 
     The module's :func:`~clerk_auth_flask.require_auth` uses the app's default: the
@@ -86,7 +110,7 @@ class ClerkAuth:
         config: ClerkConfig | None = None,
         key_source: KeySource | None = None,
         on_error: ErrorHook | None = None,
-        warm_up: bool = False,
+        warm_up: bool = True,
     ) -> None:
         self.config = config
         self.key_source = key_source
@@ -112,11 +136,12 @@ class ClerkAuth:
         if not instances:
             app.teardown_request(_forget)
         instances[self] = state
+        app.extensions.setdefault(REFUSALS, RefusalLog())  # one per app, for every guard
         if self.on_error is not None:
             hook = self.on_error
             app.register_error_handler(ClerkAuthFailed, lambda e: hook(e.answer, e.error))
         if self.warm_up:
-            _warm_up(source)
+            _warm_up(source, config)
 
     @overload
     def require_auth(self, view: Callable[P, R], /) -> Callable[P, R]: ...
@@ -170,14 +195,15 @@ def _forget(_exc: BaseException | None = None) -> None:
     ctx_g.pop("clerk_request_state", None)
 
 
-def _warm_up(source: object) -> None:
+def _warm_up(source: object, config: ClerkConfig) -> None:
     warm: Callable[[], bool] | None = getattr(source, "warm_up", None)
     try:
         ok = warm is None or warm()
     except Exception:  # the start must never fail because the keys are not there yet
         ok = False
     if not ok:
-        logger.warning("clerk-auth: key warm-up failed; keys will be fetched on first use.")
+        stats = getattr(source, "stats", None)  # a JwksStats (a property)
+        logger.error(warm_up_failure(config, stats if isinstance(stats, JwksStats) else None))
 
 
 #: The WSGI environ keys of the headers the core reads (WSGI has already joined
@@ -185,14 +211,19 @@ def _warm_up(source: object) -> None:
 _ENVIRON_KEYS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in REQUEST_HEADERS)
 
 
+class NotSetUp(RuntimeError):
+    """The app has no ClerkAuth (or not the one a guard names): a set-up error, which
+    the guards answer with the core's JSON 500 (:func:`not_set_up`)."""
+
+
 def _extension(instance: ClerkAuth | None) -> _State:
     extensions = current_app.extensions
     try:
-        return extensions[EXTENSION] if instance is None else extensions[INSTANCES][instance]  # type: ignore[no-any-return]
+        if instance is None:
+            return extensions[EXTENSION]  # type: ignore[no-any-return]
+        return extensions[INSTANCES][instance]  # type: ignore[no-any-return]
     except KeyError:
-        raise RuntimeError(
-            "ClerkAuth is not set up: call ClerkAuth(app) or init_app(app)."
-        ) from None
+        raise NotSetUp("ClerkAuth is not set up: call ClerkAuth(app) or init_app(app).") from None
 
 
 def authenticate(
@@ -233,3 +264,58 @@ def get_request_state() -> RequestState:
 def get_auth() -> SessionClaims | None:
     """The verified session of the current request, ``None`` when signed out."""
     return get_request_state().claims
+
+
+def require_claims() -> SessionClaims:
+    """The verified session of the current request, never ``None``: for use inside
+    ``@require_auth``, where a signed-out request never reaches the view (so typed code
+    needs no ``None`` check). Signed out, it raises the same :class:`ClerkAuthFailed`
+    (401/503) ``@require_auth`` would have answered."""
+    try:
+        state = get_request_state()
+    except NotSetUp:
+        raise not_set_up() from None
+    if state.claims is not None:
+        return state.claims
+    error = state.error or TokenVerificationError(Reason.SESSION_TOKEN_AND_UAT_MISSING)
+    log_refusal(error)
+    raise ClerkAuthFailed(http_answer(error), error)
+
+
+def log_refusal(error: ClerkAuthError, instance: ClerkAuth | None = None) -> None:
+    """Log refusing the current request with ``error`` (rate-limited, see RefusalLog);
+    the hints compare the token with ``instance``'s configuration (else the default's)."""
+    extensions = current_app.extensions  # one proxy lookup
+    refusals: RefusalLog | None = extensions.get(REFUSALS)
+    state: _State | None = (
+        extensions.get(EXTENSION)
+        if instance is None
+        else extensions.get(INSTANCES, {}).get(instance)
+    )
+    if refusals is None or state is None:
+        return
+    line = refusals.line(error, now=_monotonic(), config=state.config, headers=_headers)
+    if line is not None:
+        logger.log(line.level, line.message)
+
+
+def _headers() -> HeadersInput:
+    # Called only when a hinted line is due: no request proxy lookup per refusal.
+    return request.headers.items()
+
+
+def not_set_up() -> ClerkAuthFailed:
+    """The refusal for a guard used on an app without ``ClerkAuth(app)``: the core's
+    JSON 500 ``configuration-invalid``, and an ERROR line saying the fix."""
+    # Per app (an app without ClerkAuth has no RefusalLog yet: it gets one here).
+    refusals: RefusalLog = current_app.extensions.setdefault(REFUSALS, RefusalLog())
+    line = refusals.setup_error(
+        "flask-not-set-up",
+        f"@require_auth on app {current_app.name!r}, which has no ClerkAuth: call "
+        "ClerkAuth(app) (or ClerkAuth().init_app(app)) where the app is created.",
+        now=_monotonic(),
+    )
+    if line is not None:
+        logger.log(line.level, line.message)
+    error = ConfigurationError(REASONS[Reason.CONFIGURATION_INVALID].message)
+    return ClerkAuthFailed(http_answer(error), error)

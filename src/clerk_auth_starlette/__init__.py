@@ -4,12 +4,12 @@ A pure ASGI middleware (``http`` and ``websocket``) that sets ``request.user`` /
 ``request.auth`` (so Starlette's ``@requires("authenticated")`` works) and answers
 401/403/503 as the core decides::
 
-    from clerk_auth_starlette import ClerkAuthMiddleware, get_auth, require_auth
+    from clerk_auth_starlette import ClerkAuthMiddleware, require_auth, require_claims
 
     app.add_middleware(ClerkAuthMiddleware)       # CLERK_* from the environment
 
     async def me(request):
-        return JSONResponse({"user_id": get_auth(request).user_id})
+        return JSONResponse({"user_id": require_claims(request).user_id})
 
     @require_auth(role="org:admin")                # the core's 401/403/503 per route
     async def admin(request): ...
@@ -18,7 +18,14 @@ FastAPI dependencies live in :mod:`clerk_auth_starlette.fastapi` (FastAPI is opt
 importing this package does not import it).
 """
 
-from ._auth import STATE_KEY, ClerkUser, answer_response, get_auth, get_request_state
+from ._auth import (
+    STATE_KEY,
+    ClerkUser,
+    answer_response,
+    get_auth,
+    get_request_state,
+    require_claims,
+)
 from ._decorator import require_auth
 from ._middleware import ClerkAuthMiddleware
 from ._webhooks import WebhookRefused, verify_webhook_request, webhook_refused_handler
@@ -32,6 +39,7 @@ __all__ = (
     "get_auth",
     "get_request_state",
     "require_auth",
+    "require_claims",
     "verify_webhook_request",
     "webhook_refused_handler",
 )

@@ -22,14 +22,20 @@ from starlette.responses import Response
 from starlette.types import Message, Scope
 
 from clerk_auth_core import (
+    REASONS,
     AsyncKeySource,
     ClerkAuthError,
     ClerkConfig,
+    ConfigurationError,
     HttpAnswer,
+    JwksStats,
+    Reason,
     RequestState,
     SessionClaims,
     authenticate_with_async,
+    http_answer,
 )
+from clerk_auth_core._refusal_log import RefusalLog, warm_up_failure
 from clerk_auth_core.io import async_key_provider
 
 __all__ = [
@@ -42,6 +48,8 @@ __all__ = [
     "close_message",
     "get_auth",
     "get_request_state",
+    "not_set_up",
+    "require_claims",
 ]
 
 logger = logging.getLogger("clerk_auth")
@@ -51,6 +59,10 @@ STATE_KEY = "clerk_auth"
 #: The scope key under which the middleware publishes its :class:`Authenticator`.
 AUTHENTICATOR_KEY = "clerk_auth.authenticator"
 _CACHE_KEY = "clerk_auth.states"
+#: The clock of the refusal log's rate limit (a name of its own, for tests).
+_monotonic = time.monotonic
+#: For the lines logged where no Authenticator is at hand (no middleware).
+_UNSET_REFUSALS = RefusalLog()
 
 #: ``on_error(request, answer, error)``: the response to send instead of the core's JSON
 #: (``error`` is the refusal: an ``AuthorizationError`` for a 403).
@@ -125,9 +137,65 @@ def get_request_state(conn: HTTPConnection) -> RequestState | None:
 
 
 def get_auth(conn: HTTPConnection) -> SessionClaims | None:
-    """The verified :class:`SessionClaims` of this request, ``None`` when signed out."""
+    """The verified :class:`SessionClaims` of this request, ``None`` when signed out.
+
+    ``None`` too when nothing authenticated the request: that is logged at WARNING,
+    once per process, when no :class:`ClerkAuthMiddleware` is on the app at all (a
+    forgotten ``add_middleware``, which would otherwise look like a signed-out user).
+    """
     state = get_request_state(conn)
-    return None if state is None else state.claims
+    if state is None:
+        if AUTHENTICATOR_KEY not in conn.scope:
+            _warn_no_middleware()
+        return None
+    return state.claims
+
+
+def require_claims(conn: HTTPConnection) -> SessionClaims:
+    """The verified :class:`SessionClaims` of this request, never ``None``: for use
+    inside ``@require_auth`` (not ``optional``), behind the middleware in ``reject``
+    mode, or after a FastAPI ``require_auth`` dependency, where a signed-out request
+    never reaches the endpoint (so typed code needs no ``None`` check).
+
+    :raises RuntimeError: when the request is not signed in: the endpoint is not
+        guarded (a programming error, answered 500 by the server).
+    """
+    state = get_request_state(conn)
+    if state is not None and state.claims is not None:
+        return state.claims
+    raise RuntimeError(
+        "require_claims(request): this request is not signed in; call it only where a "
+        "guard refused signed-out requests (@require_auth, ClerkAuthMiddleware in reject "
+        "mode, Depends(require_auth)); use get_auth(request) on optional routes"
+    )
+
+
+_warned_no_middleware: list[bool] = []
+
+
+def _warn_no_middleware() -> None:
+    if not _warned_no_middleware:  # once per process: list.append is atomic
+        _warned_no_middleware.append(True)
+        logger.warning(
+            "clerk-auth: get_auth(request) found no ClerkAuthMiddleware on the app, so "
+            "every request looks signed out: add app.add_middleware(ClerkAuthMiddleware) "
+            "(or Middleware(ClerkAuthMiddleware) in Starlette(middleware=[...]))."
+        )
+
+
+def not_set_up(conn: HTTPConnection) -> HttpAnswer:
+    """The answer for ``@require_auth`` on an app without :class:`ClerkAuthMiddleware`:
+    the core's JSON 500 ``configuration-invalid``, and an ERROR line saying the fix."""
+    line = _UNSET_REFUSALS.setup_error(
+        f"starlette-no-middleware:{id(conn.scope.get('app'))}",  # per app
+        f"@require_auth on {conn.url.path} needs ClerkAuthMiddleware on the app: add "
+        "app.add_middleware(ClerkAuthMiddleware, mode='annotate') (or Middleware(...) in "
+        "Starlette(middleware=[...])).",
+        now=_monotonic(),
+    )
+    if line is not None:
+        logger.log(line.level, line.message)
+    return http_answer(ConfigurationError(REASONS[Reason.CONFIGURATION_INVALID].message))
 
 
 def answer_response(request: Request, answer: HttpAnswer, error: ClerkAuthError | None) -> Response:
@@ -150,9 +218,12 @@ class Authenticator:
         on_error: ErrorHandler | None = None,
     ) -> None:
         self._config = config
+        self._from_env = config is None
         self._source = key_source
         self._owned: _ClosableSource | None = None
         self.on_error: ErrorHandler = on_error or answer_response
+        #: Which refusals to log, and how often (one line per reason per 10 s).
+        self.refusals = RefusalLog()
 
     @property
     def config(self) -> ClerkConfig:
@@ -175,6 +246,18 @@ class Authenticator:
             self._source = None
             await owned.aclose()
 
+    def reset(self) -> None:
+        """Forget a configuration read from the environment and the provider made for
+        it: the next request reads ``CLERK_*`` again (tests that change the environment
+        between tests; the pytest plugin's ``mock_clerk`` fixtures do it for the default
+        FastAPI dependencies). A given configuration or ``key_source`` is kept. The old
+        provider is dropped unclosed: call :meth:`aclose` first from a running loop."""
+        if self._from_env:
+            self._config = None
+            if self._owned is not None:
+                self._source = self._owned = None
+        self.refusals = RefusalLog()
+
     async def warm_up(self) -> bool:
         """Fetch the keys now (at start-up); a failure is logged, never raised."""
         warm: Callable[[], Awaitable[bool]] | None = getattr(self.key_source, "warm_up", None)
@@ -183,8 +266,20 @@ class Authenticator:
         except Exception:  # the start must never fail because the keys are not there yet
             ok = False
         if not ok:
-            logger.warning("clerk-auth: key warm-up failed; keys will be fetched on first use.")
+            stats = getattr(self.key_source, "stats", None)  # a JwksStats (a property)
+            logger.error(
+                warm_up_failure(self.config, stats if isinstance(stats, JwksStats) else None)
+            )
         return ok
+
+    def log_refusal(self, error: ClerkAuthError, scope: Scope) -> None:
+        """Log refusing the request of ``scope`` with ``error`` (rate-limited, see
+        :class:`~clerk_auth_core._refusal_log.RefusalLog`)."""
+        line = self.refusals.line(
+            error, now=_monotonic(), config=self.config, headers=scope["headers"]
+        )
+        if line is not None:
+            logger.log(line.level, line.message)
 
     async def authenticate(self, scope: Scope, allow_pending: bool | None = None) -> RequestState:
         """The scope's RequestState for ``allow_pending`` (computed once per request and

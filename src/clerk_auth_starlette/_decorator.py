@@ -16,9 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.websockets import WebSocket
 
-from clerk_auth_core import Requirements
+from clerk_auth_core import ClerkAuthError, HttpAnswer, Requirements
 
-from ._auth import AUTHENTICATOR_KEY, Authenticator, answer_response, close_message
+from ._auth import (
+    AUTHENTICATOR_KEY,
+    Authenticator,
+    answer_response,
+    close_message,
+    not_set_up,
+)
 
 __all__ = ["require_auth"]
 
@@ -32,6 +38,15 @@ def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection
         if isinstance(value, HTTPConnection):
             return value
     raise TypeError("@require_auth: the endpoint takes no Request or WebSocket argument")
+
+
+async def _refuse(conn: HTTPConnection, answer: HttpAnswer, error: ClerkAuthError | None) -> Any:
+    # Only for the set-up error (no middleware, so no on_error either): the core's JSON.
+    if isinstance(conn, WebSocket):
+        await conn.send(close_message(answer))
+        return None
+    request = conn if isinstance(conn, Request) else Request(conn.scope)
+    return answer_response(request, answer, error)
 
 
 @overload
@@ -84,7 +99,7 @@ def require_auth(
             conn = _connection(args, kwargs)
             auth: Authenticator | None = conn.scope.get(AUTHENTICATOR_KEY)
             if auth is None:
-                raise RuntimeError("@require_auth needs ClerkAuthMiddleware on the app")
+                return await _refuse(conn, not_set_up(conn), None)
             state = await auth.authenticate(conn.scope, allow_pending)
             verdict = state.verdict(requirements, optional=optional)
             if verdict is None:
@@ -92,6 +107,8 @@ def require_auth(
                     return await fn(*args, **kwargs)
                 return await run_in_threadpool(fn, *args, **kwargs)
             answer, error = verdict
+            if error is not None:
+                auth.log_refusal(error, conn.scope)
             if isinstance(conn, WebSocket):
                 await conn.send(close_message(answer))
                 return None

@@ -39,6 +39,7 @@ from clerk_auth_core import (
 )
 
 from ._auth import AUTHENTICATOR_KEY, Authenticator, answer_response
+from ._openapi import install_openapi_responses
 
 __all__ = [
     "ClerkAuth",
@@ -81,8 +82,11 @@ async def clerk_exception_handler(request: Request, exc: Exception) -> Response:
 
 
 def install_exception_handler(app: FastAPI) -> None:
-    """Answer :class:`ClerkHTTPException` with the core's JSON body at the top level."""
+    """Answer :class:`ClerkHTTPException` with the core's JSON body at the top level,
+    and list that body as the 401/403/503 responses of every route using a clerk-auth
+    dependency in ``/openapi.json`` (see :mod:`._openapi`)."""
     app.add_exception_handler(ClerkHTTPException, clerk_exception_handler)
+    install_openapi_responses(app)
 
 
 class ClerkAuth:
@@ -126,21 +130,34 @@ class ClerkAuth:
         """Close the key provider made by this object (a given ``key_source`` is yours)."""
         await self.authenticator.aclose()
 
+    def reset(self) -> None:
+        """With ``config=None``: read ``CLERK_*`` again on the next request (and make a
+        new key provider). For tests that change the environment between tests; the
+        pytest plugin's ``mock_clerk`` and ``shared_mock_clerk`` fixtures reset the
+        default :data:`clerk_auth` before and after each test."""
+        self.authenticator.reset()
+
     async def authenticate(
         self, conn: HTTPConnection, allow_pending: bool | None = None
     ) -> RequestState:
         """The request's RequestState: the middleware's when it may stand in for this
         object's own configuration (see the class), else computed here."""
-        authenticator = self.authenticator
+        authenticator = self.authenticator_for(conn)
+        state: RequestState = await authenticator.authenticate(conn.scope, allow_pending)
+        return state
+
+    def authenticator_for(self, conn: HTTPConnection) -> Authenticator:
+        """The authenticator that decides for this object on ``conn``: the middleware's
+        when it may stand in for this object's own configuration (see the class)."""
+        own = self.authenticator
         published: Authenticator | None = conn.scope.get(AUTHENTICATOR_KEY)
         if (
             published is not None
             and self._defers
-            and (not self._config_given or published.config is authenticator.config)
+            and (not self._config_given or published.config is own.config)
         ):
-            authenticator = published
-        state: RequestState = await authenticator.authenticate(conn.scope, allow_pending)
-        return state
+            return published
+        return own
 
     def require(
         self,
@@ -186,6 +203,14 @@ class ClerkDependency(SecurityBase):
         self.model = HTTPBearerModel(bearerFormat="JWT", description=_DESCRIPTION)
         self.scheme_name = auth.scheme_name
 
+    def openapi_statuses(self, scoped: bool = False) -> tuple[int, ...]:
+        """The refusals this dependency can answer, for ``/openapi.json``: 503 when
+        optional; else 401 and 503, and 403 with requirements (or ``scoped``: a
+        ``Security(..., scopes=[...])``)."""
+        if self.optional:
+            return (503,)
+        return (401, 403, 503) if self.requirements or scoped else (401, 503)
+
     async def __call__(
         self, conn: HTTPConnection, security_scopes: SecurityScopes
     ) -> SessionClaims | None:
@@ -198,6 +223,8 @@ class ClerkDependency(SecurityBase):
         if verdict is None:
             return state.claims
         answer, error = verdict
+        if error is not None:
+            self.auth.authenticator_for(conn).log_refusal(error, conn.scope)
         if conn.scope["type"] == "websocket":
             # Raised before accept: Starlette closes with 1008, refusing the handshake.
             raise WebSocketException(1008, str(answer.body.get("reason", "")))

@@ -65,8 +65,11 @@ class ClerkAuthMiddleware:
     :param exclude_methods: methods treated the same way (``"GET"``).
     :param on_error: ``(request, answer, error) -> Response`` (may be async) instead of
         the core's JSON. A refused websocket is always closed with 1008 before accept.
-    :param warm_up: fetch the keys during lifespan startup (a failure is logged, never
-        raised: the keys are then fetched on first use).
+    :param warm_up: fetch the keys during lifespan startup (the default), so a wrong
+        ``CLERK_SECRET_KEY`` or an unreachable JWKS is logged at ERROR, with the fix,
+        when the server starts; never raised (the keys are then fetched on first use).
+        Each worker process runs its own lifespan, so each fetches once. ``False``:
+        fetch on first use.
     """
 
     def __init__(
@@ -79,7 +82,7 @@ class ClerkAuthMiddleware:
         exclude_paths: Iterable[str] = (),
         exclude_methods: Iterable[str] = (),
         on_error: ErrorHandler | None = None,
-        warm_up: bool = False,
+        warm_up: bool = True,
     ) -> None:
         if mode not in ("reject", "annotate"):
             raise ValueError("mode must be 'reject' or 'annotate'")
@@ -117,7 +120,10 @@ class ClerkAuthMiddleware:
         answer = state.answer() if self.mode == "reject" else None
         if answer is None:
             await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
+            return
+        if state.error is not None:
+            self.authenticator.log_refusal(state.error, scope)
+        if scope["type"] == "websocket":
             await send(close_message(answer))
         else:
             request = Request(scope, receive)

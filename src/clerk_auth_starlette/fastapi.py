@@ -4,7 +4,8 @@
     from clerk_auth_starlette.fastapi import require_auth, install_exception_handler
 
     app = FastAPI()
-    install_exception_handler(app)      # the core's JSON body, not {"detail": ...}
+    install_exception_handler(app)      # the core's JSON body, not {"detail": ...},
+                                        # and the 401/403/503 in /openapi.json
 
     @app.get("/me")
     async def me(claims: SessionClaims = Depends(require_auth)):
@@ -15,6 +16,7 @@ With an explicit configuration, one :class:`ClerkAuth` per app:
 ``Security(auth.require(role="org:admin"))``.
 """
 
+from ._auth import require_claims
 from ._fastapi import (
     ClerkAuth,
     ClerkDependency,
@@ -38,6 +40,7 @@ __all__ = (
     "install_exception_handler",
     "optional_auth",
     "require_auth",
+    "require_claims",
     "requires_auth",
     "webhook_dependency",
 )

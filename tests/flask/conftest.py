@@ -9,6 +9,9 @@ from flask import Flask
 
 from clerk_auth_core import ClerkConfig
 from clerk_auth_core.testing import MockClerk
+from clerk_auth_core.testing.pytest_plugin import mock_clerk_session, shared_mock_clerk
+
+__all__ = ["mock_clerk_session", "shared_mock_clerk"]
 
 ISSUER = "https://clerk.flask.test"
 

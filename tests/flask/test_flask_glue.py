@@ -139,11 +139,21 @@ def test_misconfigured_app_fails_at_init_app(
     assert "clerk_auth" not in app.extensions
 
 
-def test_not_initialised_is_a_clear_error(app: Flask) -> None:
+def test_not_initialised_answers_the_core_500_and_logs_the_fix(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 16: a forgotten ClerkAuth(app) was a RuntimeError (Flask's HTML 500).
     app.get("/me")(require_auth(_me))
     app.testing = False
-    with app.test_request_context("/me"), pytest.raises(RuntimeError, match="ClerkAuth"):
-        _ = require_auth(_me)()
+    with caplog.at_level(logging.ERROR, logger="clerk_auth"):
+        response = app.test_client().get("/me")
+    assert response.status_code == 500
+    assert response.json is not None
+    assert response.json["reason"] == "configuration-invalid"
+    assert response.headers["Content-Type"] == "application/json"
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "call ClerkAuth(app)" in errors[0].getMessage()
 
 
 def test_warm_up_fetches_at_init_and_never_fails_the_start(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from flask import Flask, g
 
 from clerk_auth_core import ClerkConfig
@@ -42,9 +41,10 @@ def test_instance_guard_needs_its_instance_on_the_app(
     ClerkAuth(app, config=pem_config)
     stray = ClerkAuth(config=pem_config)  # never initialised on this app
     app.get("/stray")(stray.require_auth(_me))
-    app.testing = True
-    with pytest.raises(RuntimeError, match="ClerkAuth is not set up"):
-        app.test_client().get("/stray", headers=bearer)
+    # A set-up error: the core's JSON 500, never the default one's session.
+    response = app.test_client().get("/stray", headers=bearer)
+    assert response.status_code == 500
+    assert response.json["reason"] == "configuration-invalid"
 
 
 def test_reinitialising_one_instance_replaces_its_state(

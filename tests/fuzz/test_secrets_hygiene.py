@@ -135,6 +135,12 @@ def test_no_secret_token_or_pem_anywhere(
     assert "secret-key-invalid" in "\n".join(seen), "the wrong secret was not exercised"
     assert {401, 500, 503} <= statuses
     assert any("refused CLERK_SECRET_KEY" in r.getMessage() for r in caplog.records)
+    if adapter != "core":  # the bare core answers, an adapter also logs (issue 16)
+        # The adapters' refusal lines are among the records checked, hints too.
+        lines = [r.getMessage() for r in caplog.records]
+        refusals = [line for line in lines if "clerk-auth: refused " in line]
+        assert any(" 401 " in line for line in refusals), "no refusal line was logged"
+        assert any(" Hint: " in line for line in refusals), "no hinted refusal line"
     everything = "\n".join([*seen, logs])
     for secret in (clerk.secret_key, broken.secret_key, WRONG_SECRET):
         assert secret not in everything

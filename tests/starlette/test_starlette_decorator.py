@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -172,11 +173,18 @@ async def test_websocket_guard_closes_1008(clerk: MockClerk) -> None:
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": "insufficient-scope"}]
 
 
-async def test_guard_without_middleware_is_a_clear_error(clerk: MockClerk) -> None:
+async def test_guard_without_middleware_answers_the_core_500_and_logs_the_fix(
+    clerk: MockClerk, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 16: this was a RuntimeError (the server's bare 500) and no hint.
     app = Starlette(routes=[Route("/protected", require_auth(async_user_id))])
     async with client_for(app) as client:
-        with pytest.raises(RuntimeError, match="ClerkAuthMiddleware"):
-            await client.get("/protected")
+        with caplog.at_level(logging.ERROR, logger="clerk_auth"):
+            response = await client.get("/protected")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["reason"] == "configuration-invalid"
+    assert "add app.add_middleware(ClerkAuthMiddleware" in caplog.text
 
 
 def test_guard_needs_a_connection_argument() -> None:

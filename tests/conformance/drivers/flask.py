@@ -21,7 +21,8 @@ def _user_id() -> dict[str, str | None]:
 def make_app(config: ClerkConfig) -> Flask:
     """The small API on Flask."""
     app = Flask("conformance")
-    ClerkAuth(app, config=config)
+    # The scenarios set the key cache's state themselves ("down-cold"): no warm-up.
+    ClerkAuth(app, config=config, warm_up=False)
 
     @app.after_request
     def cors(response: Response) -> Response:

@@ -76,8 +76,14 @@ def make_app(config: ClerkConfig) -> Starlette:
             allow_methods=["GET"],
             allow_headers=["authorization"],
         ),
-        # Routes that run signed out (or pending) decide for themselves.
-        Middleware(ClerkAuthMiddleware, config=config, exclude_paths=["/optional", "/pending-ok"]),
+        # Routes that run signed out (or pending) decide for themselves. The scenarios
+        # set the key cache's state themselves ("down-cold"): no warm-up.
+        Middleware(
+            ClerkAuthMiddleware,
+            config=config,
+            exclude_paths=["/optional", "/pending-ok"],
+            warm_up=False,
+        ),
     ]
     return Starlette(routes=routes, middleware=middleware)
 
