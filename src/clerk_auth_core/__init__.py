@@ -24,6 +24,7 @@ from ._errors import (
     ConfigurationError,
     KeyResolutionError,
     Reason,
+    ReverificationError,
     TokenVerificationError,
 )
 from ._extract import ExtractedToken, extract_token, parse_cookies
@@ -51,6 +52,7 @@ from ._request import (
     is_preflight,
     prepare_request,
 )
+from ._reverification import Reverification, ReverificationConfig
 from ._tokens import UnverifiedToken, parse_token
 from ._verify import verify_token
 from ._version import __version__
@@ -81,6 +83,9 @@ __all__ = (
     "Reject",
     "RequestState",
     "Requirements",
+    "Reverification",
+    "ReverificationConfig",
+    "ReverificationError",
     "SessionClaims",
     "StartFetch",
     "TokenVerificationError",

@@ -17,6 +17,7 @@ import attrs
 
 from ._cache import remember
 from ._errors import Reason, TokenVerificationError
+from ._reverification import Reverification, ReverificationConfig
 
 if TYPE_CHECKING:
     from ._config import ClerkConfig
@@ -284,10 +285,23 @@ class SessionClaims:
         permission: str | Iterable[str] | None = None,
         feature: str | Iterable[str] | None = None,
         plan: str | Iterable[str] | None = None,
+        reverification: ReverificationConfig | None = None,
     ) -> bool:
         """Whether the session holds what is asked: each argument is any-of, and all
         given arguments must hold. Roles may omit the ``org:`` prefix; a feature or
-        plan without a scope (``"reports"``) matches it in either scope."""
+        plan without a scope (``"reports"``) matches it in either scope.
+
+        ``reverification``: a Clerk preset (``"strict_mfa"``, ``"strict"``,
+        ``"moderate"``, ``"lax"``) or ``{"level": …, "afterMinutes": N}``, met when the
+        ``fva`` claim is recent enough by Clerk's rules (see :class:`Reverification`);
+        a token without ``fva`` never meets it.
+
+        :raises ConfigurationError: for an invalid ``reverification``.
+        """
+        if reverification is not None and not Reverification.of(reverification).holds(
+            self.factor_verification_age
+        ):
+            return False
         if role is not None and not any(
             self.org_role is not None
             and self.org_role == (r if r.startswith("org:") else f"org:{r}")

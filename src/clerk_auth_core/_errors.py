@@ -11,6 +11,7 @@ to decide HTTP semantics itself (compare h11's ``error_status_hint``)::
     ├── TokenVerificationError        the request's token is not acceptable (401)
     ├── KeyResolutionError            the instance's keys cannot be had (503 / 500)
     └── AuthorizationError            signed in, but lacks a role/permission (403)
+        └── ReverificationError       …or a recent enough factor verification (403)
 
 Messages are written for the client: they never contain the token, a secret key or
 the list of key ids, so they are safe to put into a response body or a log line.
@@ -18,7 +19,7 @@ the list of key ids, so they are safe to put into a response body or a log line.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "AuthorizationError",
@@ -28,6 +29,7 @@ __all__ = [
     "REASONS",
     "Reason",
     "ReasonInfo",
+    "ReverificationError",
     "TokenVerificationError",
     "refusal",
 ]
@@ -62,6 +64,9 @@ class Reason:
     # Authorization (ours): signed in, but a required role/permission/feature/plan is
     # missing.
     INSUFFICIENT_SCOPE: Final = "insufficient-scope"
+    # Reverification (Clerk's string): signed in, but the factor verification is older
+    # than the route allows (step-up needed).
+    REVERIFICATION_ERROR: Final = "reverification-error"
     # Configuration (ours).
     CONFIGURATION_INVALID: Final = "configuration-invalid"
 
@@ -140,6 +145,9 @@ REASONS: Final[dict[str, ReasonInfo]] = {
     _R.SESSION_PENDING: ReasonInfo(401, _INVALID, "The session is pending (tasks remain)."),
     _R.INSUFFICIENT_SCOPE: ReasonInfo(
         403, "insufficient_scope", "The session lacks a required role or permission."
+    ),
+    _R.REVERIFICATION_ERROR: ReasonInfo(
+        403, "insufficient_scope", "The session must be reverified to use this route."
     ),
     _R.CONFIGURATION_INVALID: ReasonInfo(500, None, "The server is misconfigured."),
 }
@@ -226,6 +234,25 @@ class AuthorizationError(ClerkAuthError):
     HTTP 403 with ``error="insufficient_scope"``."""
 
     default_reason = Reason.INSUFFICIENT_SCOPE
+
+
+class ReverificationError(AuthorizationError):
+    """Signed in, but the session's factor verification (``fva``) is older than the
+    route allows: HTTP 403 ``reverification-error``. Its answer's body is Clerk's
+    ``{"clerk_error": {…, "metadata": {"reverification": …}}}``, which clerk-js's
+    ``useReverification()`` reads to open the step-up dialog and retry.
+
+    :ivar reverification: what the route requires (a ``Reverification``).
+    """
+
+    default_reason = Reason.REVERIFICATION_ERROR
+
+    def __init__(self, reverification: Any, message: str | None = None) -> None:
+        super().__init__(Reason.REVERIFICATION_ERROR, message)
+        self.reverification = reverification
+
+    def __reduce__(self) -> tuple[type[ReverificationError], tuple[Any, str]]:
+        return (type(self), (self.reverification, self.message))
 
 
 # Everything TokenVerificationError(reason) stores, by reason: refusal() builds the same

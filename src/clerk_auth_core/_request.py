@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
@@ -31,10 +31,12 @@ from ._errors import (
     ClerkAuthError,
     KeyResolutionError,
     Reason,
+    ReverificationError,
     TokenVerificationError,
 )
 from ._extract import ExtractedToken, HeadersInput, find_token, get_header
 from ._keys import KeySet
+from ._reverification import Reverification, ReverificationConfig
 from ._tokens import UnverifiedToken
 from ._verify import parse_for, remembered, verify_parsed, verify_remembered
 
@@ -56,13 +58,22 @@ class HttpAnswer:
 
     status: int
     headers: tuple[tuple[str, str], ...]
-    #: ``{"error": …, "reason": …, "message": …}``.
-    body: dict[str, str]
+    #: ``{"error": …, "reason": …, "message": …}`` (strings), except for a
+    #: reverification refusal: Clerk's ``{"clerk_error": {…}}``, which nests.
+    body: dict[str, Any]
 
     @property
     def body_bytes(self) -> bytes:
         """The body serialized as compact UTF-8 JSON."""
         return json.dumps(self.body, separators=(",", ":")).encode()
+
+    @property
+    def reason(self) -> str:
+        """The stable reason code the body carries (for a websocket close, a log)."""
+        reason = self.body.get("reason")
+        if reason is None:
+            reason = self.body.get("clerk_error", {}).get("reason", "")
+        return str(reason)
 
 
 def _quote(text: str) -> str:
@@ -92,21 +103,41 @@ def http_answer(error: ClerkAuthError, *, realm: str | None = None) -> HttpAnswe
     code = {401: "unauthorized", 403: "forbidden", 503: "service_unavailable"}.get(
         error.status, "server_error"
     )
-    return HttpAnswer(
-        status=error.status,
-        headers=tuple(headers),
-        body={"error": code, "reason": error.reason, "message": error.message},
-    )
+    body: dict[str, Any]
+    if isinstance(error, ReverificationError):
+        # Clerk's shape (backend ``reverificationError()``), exactly: clerk-js's
+        # useReverification() recognises it by clerk_error.type and .reason and reads
+        # the required level from metadata.reverification.
+        body = {
+            "clerk_error": {
+                "type": code,
+                "reason": error.reason,
+                "metadata": {"reverification": error.reverification.metadata},
+            }
+        }
+    else:
+        body = {"error": code, "reason": error.reason, "message": error.message}
+    return HttpAnswer(status=error.status, headers=tuple(headers), body=body)
+
+
+def _reverification(value: ReverificationConfig | None) -> Reverification | None:
+    return None if value is None else Reverification.of(value)
 
 
 @attrs.frozen(kw_only=True)
 class Requirements:
-    """What a route demands beyond a valid session; each field is any-of."""
+    """What a route demands beyond a valid session; each field is any-of.
+
+    ``reverification`` (a Clerk preset or ``{"level": …, "afterMinutes": N}``, see
+    :class:`Reverification`) is validated when the requirements are built, so a typo
+    fails at declaration, not on a request.
+    """
 
     roles: tuple[str, ...] = ()
     permissions: tuple[str, ...] = ()
     features: tuple[str, ...] = ()
     plans: tuple[str, ...] = ()
+    reverification: Reverification | None = attrs.field(default=None, converter=_reverification)
 
     @classmethod
     def of(
@@ -116,21 +147,37 @@ class Requirements:
         permission: str | Iterable[str] | None = None,
         feature: str | Iterable[str] | None = None,
         plan: str | Iterable[str] | None = None,
+        reverification: ReverificationConfig | None = None,
     ) -> Requirements:
-        """Build from the keyword style of ``@require_auth(role=…, permission=…)``."""
+        """Build from the keyword style of ``@require_auth(role=…, permission=…)``.
+
+        :raises ConfigurationError: for an invalid ``reverification``.
+        """
 
         def tup(v: str | Iterable[str] | None) -> tuple[str, ...]:
             return () if v is None else (v,) if isinstance(v, str) else tuple(v)
 
         return cls(
-            roles=tup(role), permissions=tup(permission), features=tup(feature), plans=tup(plan)
+            roles=tup(role),
+            permissions=tup(permission),
+            features=tup(feature),
+            plans=tup(plan),
+            reverification=reverification,
         )
 
     def __bool__(self) -> bool:
-        return bool(self.roles or self.permissions or self.features or self.plans)
+        return bool(
+            self.roles
+            or self.permissions
+            or self.features
+            or self.plans
+            or self.reverification is not None
+        )
 
     def check(self, claims: SessionClaims) -> None:
-        """:raises AuthorizationError: (403) when the session lacks what is required."""
+        """:raises AuthorizationError: (403) when the session lacks what is required:
+        ``insufficient-scope`` first (reverifying would not help), then
+        :class:`ReverificationError` when the factor verification is too old."""
         if not claims.has(
             role=self.roles or None,
             permission=self.permissions or None,
@@ -138,6 +185,9 @@ class Requirements:
             plan=self.plans or None,
         ):
             raise AuthorizationError()
+        reverification = self.reverification
+        if reverification is not None and not reverification.holds(claims.factor_verification_age):
+            raise ReverificationError(reverification)
 
 
 # Not slotted: every request builds one, in one step (_state).

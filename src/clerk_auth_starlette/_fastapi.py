@@ -31,6 +31,9 @@ from clerk_auth_core import (
     HttpAnswer,
     RequestState,
     Requirements,
+    Reverification,
+    ReverificationConfig,
+    ReverificationError,
     SessionClaims,
     http_answer,
 )
@@ -51,7 +54,7 @@ __all__ = [
 
 _DESCRIPTION = "A Clerk session token (`await getToken()`) or the `__session` cookie."
 #: ``Security(dep, scopes=[...])``: the kinds a scope may name, as ``kind:value``.
-_SCOPE_KINDS = frozenset({"role", "permission", "feature", "plan"})
+_SCOPE_KINDS = frozenset({"role", "permission", "feature", "plan", "reverification"})
 
 logger = logging.getLogger("clerk_auth")
 
@@ -132,13 +135,24 @@ class ClerkAuth:
         permission: Names = None,
         feature: Names = None,
         plan: Names = None,
+        reverification: ReverificationConfig | None = None,
         optional: bool = False,
         allow_pending: bool | None = None,
     ) -> "ClerkDependency":
         """A dependency demanding any of each given role/permission/feature/plan (403
-        ``insufficient_scope`` otherwise); ``optional`` runs signed out too (``None``);
-        ``allow_pending`` accepts ``sts: pending`` sessions (default: the config's)."""
-        requirements = Requirements.of(role=role, permission=permission, feature=feature, plan=plan)
+        ``insufficient_scope`` otherwise) and, with ``reverification`` (a Clerk preset
+        or ``{"level": …, "afterMinutes": N}``), a recent enough factor verification
+        (403 ``reverification-error``, Clerk's ``clerk_error`` body; an invalid value
+        raises ``ConfigurationError`` here); ``optional`` runs signed out too
+        (``None``); ``allow_pending`` accepts ``sts: pending`` sessions (default: the
+        config's)."""
+        requirements = Requirements.of(
+            role=role,
+            permission=permission,
+            feature=feature,
+            plan=plan,
+            reverification=reverification,
+        )
         return ClerkDependency(self, requirements, optional=optional, allow_pending=allow_pending)
 
 
@@ -180,7 +194,7 @@ class ClerkDependency(SecurityBase):
         answer = http_answer(error)
         if conn.scope["type"] == "websocket":
             # Raised before accept: Starlette closes with 1008, refusing the handshake.
-            raise WebSocketException(1008, str(answer.body.get("reason", "")))
+            raise WebSocketException(1008, answer.reason)
         raise ClerkHTTPException(answer, error)
 
 
@@ -188,9 +202,11 @@ def scope_refusal(claims: SessionClaims, scopes: Sequence[str]) -> ClerkAuthErro
     """FastAPI's ``Security(..., scopes=[...])``: every scope must hold (as in OAuth 2
     and Starlette's ``@requires``). A scope is ``authenticated``, or ``role:``,
     ``permission:``, ``feature:`` or ``plan:`` followed by a name, matched as
-    :meth:`SessionClaims.has` does (``role:admin`` is ``org:admin``).
+    :meth:`SessionClaims.has` does (``role:admin`` is ``org:admin``), or
+    ``reverification:`` followed by a Clerk preset (``reverification:strict``).
 
-    :returns: a 403 ``insufficient-scope`` error for the first scope that does not hold;
+    :returns: a 403 ``insufficient-scope`` error for the first scope that does not hold
+        (``reverification-error`` for a reverification scope);
         a 500 ``configuration-invalid`` one for a scope of no known kind (a programming
         error, logged with the scope; the client sees no detail); else ``None``.
     """
@@ -205,7 +221,11 @@ def scope_refusal(claims: SessionClaims, scopes: Sequence[str]) -> ClerkAuthErro
                 scope,
             )
             return ConfigurationError("The server is misconfigured.")
-        if not claims.has(**{kind: name}):
+        if kind == "reverification":
+            required = Reverification.of(name)
+            if not required.holds(claims.factor_verification_age):
+                return ReverificationError(required)
+        elif not claims.has(**{kind: name}):
             return AuthorizationError()
     return None
 
@@ -223,10 +243,16 @@ def requires_auth(
     permission: Names = None,
     feature: Names = None,
     plan: Names = None,
+    reverification: ReverificationConfig | None = None,
     allow_pending: bool | None = None,
 ) -> ClerkDependency:
     """``Security(requires_auth(role="org:admin"))``: the default :class:`ClerkAuth`'s
     :meth:`~ClerkAuth.require`."""
     return clerk_auth.require(
-        role=role, permission=permission, feature=feature, plan=plan, allow_pending=allow_pending
+        role=role,
+        permission=permission,
+        feature=feature,
+        plan=plan,
+        reverification=reverification,
+        allow_pending=allow_pending,
     )
