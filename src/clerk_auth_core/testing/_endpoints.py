@@ -199,6 +199,7 @@ _TOKEN_PARAMS = frozenset(
         "org_permissions",
         "features",
         "plans",
+        "fva",
         "claims",
     }
 )
@@ -217,6 +218,9 @@ def _token_params(request: Request) -> dict[str, Any]:
     for name in ("lifetime", "version"):
         if name in params:
             params[name] = int(params[name])
+    if isinstance(params.get("fva"), str):
+        # fva=30,-1 in a query: minutes since the first and the second factor.
+        params["fva"] = [int(part) for part in params["fva"].split(",")]
     if "org_id" in params:
         permissions = params.pop("org_permissions", "")
         if isinstance(permissions, str):
