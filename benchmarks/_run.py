@@ -26,6 +26,7 @@ from ._report import (
     write_chart,
     write_json,
 )
+from ._reverification import ROLE_BEFORE, ROLE_TODAY, WITH_STEP_UP, reverification_candidates
 from ._servers import ServerResult, run_servers
 from ._timing import Measured, measure
 from ._verifiers import (
@@ -45,6 +46,7 @@ DOCS_CHART = ROOT / "docs" / "img" / "benchmarks.svg"
 FIRST, SEEN, GARBAGE = "first sight", "token seen before", "garbage (refused before a signature)"
 FLASK, STARLETTE, FASTAPI = "Flask (raw WSGI)", "Starlette (raw ASGI)", "FastAPI (raw ASGI)"
 OURS = "clerk-auth verify_token"
+REVERIFICATION = "reverification (requirement check per request)"
 
 
 def _versions() -> dict[str, str]:
@@ -70,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        help="comma-separated groups to run: first, seen, garbage, adapters (default: all)",
+        help="comma-separated groups to run: first, seen, garbage, adapters, reverification"
+        " (default: all)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
@@ -189,6 +192,11 @@ def _measure(
         groups[FASTAPI] = measure(
             rsa_baseline(fx, 32), fastapi_candidates(fx, calls, notes), rounds
         )
+    if wanted("reverification"):
+        print(f"- {REVERIFICATION} …", flush=True)
+        groups[REVERIFICATION] = measure(
+            rsa_baseline(fx, 32), reverification_candidates(fx, n), rounds
+        )
     server_results: list[ServerResult] = []
     if servers_on and wanted("servers"):
         print("- servers under load …", flush=True)
@@ -216,6 +224,8 @@ def _targets(
         _garbage(groups[GARBAGE], targets, bars)
     if FLASK in groups:
         _adapters(groups, targets, bars)
+    if REVERIFICATION in groups:
+        _reverification(groups[REVERIFICATION], targets)
     for s in servers:
         targets.append(
             Target(
@@ -310,6 +320,21 @@ def _adapters(
         bars.append(
             Bar("adapters", "fastapi-clerk-auth: added", statistics.median(theirs_added), False)
         )
+
+
+def _reverification(group: dict[str, Measured], targets: list[Target]) -> None:
+    base = next(m for n, m in group.items() if n.startswith("raw RSA"))
+    without = statistics.median(derived([group[ROLE_TODAY]], [group[ROLE_BEFORE]], base))
+    with_ = statistics.median(derived([group[WITH_STEP_UP]], [group[ROLE_TODAY]], base))
+    # "Nothing measurable": one attribute test per check, within the rounds' noise.
+    targets.append(
+        Target("reverification: added to a route without it", "≤ 0.001×", _fmt(without),
+               without <= 0.001)
+    )  # fmt: skip
+    targets.append(
+        Target("reverification: added to a route with it", "≤ 0.01×", _fmt(with_),
+               with_ <= 0.01)
+    )  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 from ._cache import Remembered
-from ._claims import SessionClaims
+from ._claims import SessionClaims, session_reverified
 from ._config import ClerkConfig
 from ._errors import (
     AuthorizationError,
@@ -185,9 +185,11 @@ class Requirements:
             plan=self.plans or None,
         ):
             raise AuthorizationError()
-        reverification = self.reverification
-        if reverification is not None and not reverification.holds(claims.factor_verification_age):
-            raise ReverificationError(reverification)
+        step_up = self.reverification
+        if step_up is not None and not session_reverified(
+            claims, step_up.level, step_up.after_minutes
+        ):
+            raise ReverificationError(step_up)
 
 
 # Not slotted: every request builds one, in one step (_state).

@@ -31,7 +31,14 @@ import attrs
 
 from ._errors import ConfigurationError
 
-__all__ = ["LEVELS", "PRESETS", "Reverification", "ReverificationConfig", "reverified"]
+__all__ = [
+    "LEVELS",
+    "PRESETS",
+    "Reverification",
+    "ReverificationConfig",
+    "ages_fresh",
+    "reverified",
+]
 
 Level: TypeAlias = Literal["first_factor", "second_factor", "multi_factor"]
 #: The levels Clerk knows.
@@ -123,13 +130,17 @@ def reverified(fva: tuple[int, int] | None, level: str, after_minutes: int) -> b
     """Clerk's rule (see the module docstring): is ``fva`` fresh enough for ``level``?"""
     if fva is None:
         return False  # no (or a malformed) fva claim: fail closed
-    first, second = fva
-    # Clerk: an age is a number that is -1 or >= 0; anything else fails closed.
+    return ages_fresh(fva[0], fva[1], level, after_minutes)
+
+
+def ages_fresh(first: int, second: int, level: str, after_minutes: int) -> bool:
+    """:func:`reverified` over the two ages (the hot path calls this one directly)."""
+    # Clerk: an age is -1 or >= 0; anything else fails closed, and so does first == -1
+    # (no first factor is not a valid state).
     if first < 0 or second < -1:
-        return False  # includes first == -1: no first factor is not a valid state
-    first_fresh = first < after_minutes
+        return False
+    if level == "second_factor":  # the presets' level first: strict, moderate, lax
+        return first < after_minutes if second == -1 else second < after_minutes
     if level == "first_factor":
-        return first_fresh
-    if level == "second_factor":
-        return first_fresh if second == -1 else second < after_minutes
-    return second != -1 and first_fresh and second < after_minutes
+        return first < after_minutes
+    return second != -1 and first < after_minutes and second < after_minutes

@@ -240,3 +240,38 @@ class TestAnswer:
             error.message,
             403,
         )
+
+
+ODD_FVA: tuple[Any, ...] = (
+    None, [7, -1], [0, 0], [9, 10], [-1, 0], [-2, 0], [0, -2], [1], [1, 2, 3],
+    [1.0, 2], [True, 0], [0, False], ["1", "2"], {"a": 1}, "1,2", [2**70, 0],
+)  # fmt: skip
+
+
+class TestHotPath:
+    """``session_reverified`` (what Requirements.check runs) repeats the lazy ``fva``
+    field's shape rule inline; it must answer exactly as the field plus the rule."""
+
+    @pytest.mark.parametrize("fva", ODD_FVA, ids=repr)
+    @pytest.mark.parametrize("level", ["first_factor", "second_factor", "multi_factor"])
+    @pytest.mark.parametrize("minutes", [1, 10])
+    def test_equal_to_the_field_and_the_rule(self, fva: Any, level: str, minutes: int) -> None:
+        from clerk_auth_core._claims import session_reverified
+        from clerk_auth_core._reverification import reverified
+
+        lazy = claims(fva)  # fva not decoded yet: the inline copy runs
+        answer = session_reverified(lazy, level, minutes)
+        assert "factor_verification_age" not in lazy.__dict__
+        assert answer is reverified(lazy.factor_verification_age, level, minutes)
+        # Decoded (the field's value is used), and built by hand (no raw at all).
+        assert session_reverified(lazy, level, minutes) is answer
+        built = SessionClaims(
+            user_id="u",
+            session_id="s",
+            issuer=None,
+            authorized_party=None,
+            expires_at=60,
+            issued_at=0,
+            factor_verification_age=lazy.factor_verification_age,
+        )
+        assert session_reverified(built, level, minutes) is answer
