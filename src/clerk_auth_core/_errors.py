@@ -235,6 +235,27 @@ class AuthorizationError(ClerkAuthError):
 
     default_reason = Reason.INSUFFICIENT_SCOPE
 
+    def __init__(
+        self,
+        reason: str | None = None,
+        message: str | None = None,
+        *,
+        required: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(reason, message)
+        #: What the route required (``{"roles": [...], "permissions": [...], …}``, the
+        #: non-empty kinds), named in the 403 body; ``None`` when not known.
+        self.required = required
+
+    def __reduce__(self) -> Any:
+        return (_authorization_error, (type(self), self.reason, self.message, self.required))
+
+
+def _authorization_error(
+    cls: type[AuthorizationError], reason: str, message: str, required: Any
+) -> AuthorizationError:
+    return cls(reason, message, required=required)
+
 
 class ReverificationError(AuthorizationError):
     """Signed in, but the session's factor verification (``fva``) is older than the
@@ -251,7 +272,7 @@ class ReverificationError(AuthorizationError):
         super().__init__(Reason.REVERIFICATION_ERROR, message)
         self.reverification = reverification
 
-    def __reduce__(self) -> tuple[type[ReverificationError], tuple[Any, str]]:
+    def __reduce__(self) -> Any:
         return (type(self), (self.reverification, self.message))
 
 

@@ -29,6 +29,7 @@ from ._config import ClerkConfig
 from ._errors import (
     AuthorizationError,
     ClerkAuthError,
+    ConfigurationError,
     KeyResolutionError,
     Reason,
     ReverificationError,
@@ -117,6 +118,10 @@ def http_answer(error: ClerkAuthError, *, realm: str | None = None) -> HttpAnswe
         }
     else:
         body = {"error": code, "reason": error.reason, "message": error.message}
+        required = error.required if isinstance(error, AuthorizationError) else None
+        if required:
+            # The route's own requirements (not secrets): what the user lacks.
+            body["required"] = required
     return HttpAnswer(status=error.status, headers=tuple(headers), body=body)
 
 
@@ -124,19 +129,64 @@ def _reverification(value: ReverificationConfig | None) -> Reverification | None
     return None if value is None else Reverification.of(value)
 
 
+#: What a scope of each kind names (FastAPI ``Security(..., scopes=["role:admin"])``).
+SCOPE_KINDS = ("role", "permission", "feature", "plan", "reverification")
+_SHAPES = {
+    "role": "org:<key> (or <key>), e.g. org:admin",
+    "permission": "org:<feature>:<permission>, e.g. org:reports:read",
+    "feature": "<name>, user:<name> or org:<name>, e.g. org:reports",
+    "plan": "<name>, user:<name> or org:<name>, e.g. user:pro",
+}
+
+
+def check_name(kind: str, name: object) -> None:
+    """Refuse a ``kind`` (role, permission, feature, plan) value that cannot be a Clerk
+    name, so a typo fails where the route is declared, not as a 403 for everyone.
+
+    Clerk's keys: roles ``org:<key>`` (the short ``<key>`` is accepted, as
+    :meth:`SessionClaims.has` does), permissions ``org:<feature>:<permission>``,
+    features and plans ``<name>`` in either scope or ``user:<name>`` / ``org:<name>``.
+    None has whitespace or a comma (v2 claims are comma lists).
+
+    :raises ConfigurationError: naming the value and the shape it must have.
+    """
+    if not isinstance(name, str):
+        raise ConfigurationError(f"{kind}={name!r}: a {kind} is a string ({_SHAPES[kind]}).")
+    parts = name.split(":")
+    if kind == "role":
+        ok = len(parts) == 1 or (len(parts) == 2 and parts[0] == "org")
+    elif kind == "permission":
+        ok = len(parts) == 3 and parts[0] == "org"
+    else:
+        ok = len(parts) == 1 or (len(parts) == 2 and parts[0] in ("user", "org"))
+    if ok and all(parts) and not any(c.isspace() or c == "," for c in name):
+        return
+    raise ConfigurationError(
+        f"{kind}={name!r} cannot be a Clerk {kind} name: {kind}s read {_SHAPES[kind]}."
+    )
+
+
+def _names(kind: str) -> Any:
+    def validate(instance: object, attribute: object, names: tuple[str, ...]) -> None:
+        for name in names:
+            check_name(kind, name)
+
+    return validate
+
+
 @attrs.frozen(kw_only=True)
 class Requirements:
     """What a route demands beyond a valid session; each field is any-of.
 
-    ``reverification`` (a Clerk preset or ``{"level": …, "afterMinutes": N}``, see
-    :class:`Reverification`) is validated when the requirements are built, so a typo
-    fails at declaration, not on a request.
+    Every value is validated when the requirements are built (:func:`check_name`;
+    ``reverification``, a Clerk preset or ``{"level": …, "afterMinutes": N}``, by
+    :class:`Reverification`), so a typo fails at declaration, not on a request.
     """
 
-    roles: tuple[str, ...] = ()
-    permissions: tuple[str, ...] = ()
-    features: tuple[str, ...] = ()
-    plans: tuple[str, ...] = ()
+    roles: tuple[str, ...] = attrs.field(default=(), validator=_names("role"))
+    permissions: tuple[str, ...] = attrs.field(default=(), validator=_names("permission"))
+    features: tuple[str, ...] = attrs.field(default=(), validator=_names("feature"))
+    plans: tuple[str, ...] = attrs.field(default=(), validator=_names("plan"))
     reverification: Reverification | None = attrs.field(default=None, converter=_reverification)
 
     @classmethod
@@ -151,19 +201,46 @@ class Requirements:
     ) -> Requirements:
         """Build from the keyword style of ``@require_auth(role=…, permission=…)``.
 
-        :raises ConfigurationError: for an invalid ``reverification``.
+        :raises ConfigurationError: for a value that cannot be a Clerk name, an empty
+            list (it would require nothing), or an invalid ``reverification``.
         """
 
-        def tup(v: str | Iterable[str] | None) -> tuple[str, ...]:
-            return () if v is None else (v,) if isinstance(v, str) else tuple(v)
-
         return cls(
-            roles=tup(role),
-            permissions=tup(permission),
-            features=tup(feature),
-            plans=tup(plan),
+            roles=_tuple("role", role),
+            permissions=_tuple("permission", permission),
+            features=_tuple("feature", feature),
+            plans=_tuple("plan", plan),
             reverification=reverification,
         )
+
+    @classmethod
+    def from_scope(cls, scope: str) -> Requirements:
+        """What one scope requires: ``authenticated`` (nothing more), or ``role:``,
+        ``permission:``, ``feature:``, ``plan:`` or ``reverification:`` followed by a
+        value (``role:admin``, ``reverification:strict``).
+
+        :raises ConfigurationError: for a scope of no known kind or an invalid value.
+        """
+        if scope == "authenticated":
+            return cls()
+        kind, sep, value = scope.partition(":")
+        if not sep or kind not in SCOPE_KINDS:
+            raise ConfigurationError(
+                f"unknown security scope {scope!r}; use authenticated, or one of "
+                f"{', '.join(k + ':…' for k in SCOPE_KINDS)}."
+            )
+        return cls.of(**{kind: value})
+
+    @property
+    def named(self) -> dict[str, list[str]]:
+        """What a 403 says was required: the non-empty kinds, as declared."""
+        required = {
+            "roles": list(self.roles),
+            "permissions": list(self.permissions),
+            "features": list(self.features),
+            "plans": list(self.plans),
+        }
+        return {kind: names for kind, names in required.items() if names}
 
     def __bool__(self) -> bool:
         return bool(
@@ -184,12 +261,21 @@ class Requirements:
             feature=self.features or None,
             plan=self.plans or None,
         ):
-            raise AuthorizationError()
+            raise AuthorizationError(required=self.named)
         step_up = self.reverification
         if step_up is not None and not session_reverified(
             claims, step_up.level, step_up.after_minutes
         ):
             raise ReverificationError(step_up)
+
+
+def _tuple(kind: str, value: str | Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    names = (value,) if isinstance(value, str) else tuple(value)
+    if not names:
+        raise ConfigurationError(f"{kind}=[] requires nothing; leave it out or name one.")
+    return names
 
 
 # Not slotted: every request builds one, in one step (_state).

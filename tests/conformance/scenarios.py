@@ -205,6 +205,8 @@ class Expect:
     #: The exact body bytes of a refusal, when its shape is not ``{error, reason,
     #: message}`` (Clerk's ``clerk_error`` for a reverification refusal).
     body: bytes | None = None
+    #: What a 403 ``insufficient-scope`` body names as required (issue 16).
+    required: dict[str, list[str]] | None = None
 
 
 def ok(user_id: str | None = USER) -> Expect:
@@ -217,9 +219,14 @@ def unauthorized(reason: str, www: str = INVALID, fetches: int | None = None) ->
     return Expect(401, www, reason, fetches=fetches)
 
 
-def forbidden() -> Expect:
-    """403 ``insufficient_scope``."""
-    return Expect(403, SCOPE, "insufficient-scope")
+#: What /admin and /reports require, as their 403 names it.
+NEEDS_ROLE = {"roles": ["org:admin"]}
+NEEDS_PERMISSION = {"permissions": ["org:reports:read"]}
+
+
+def forbidden(required: dict[str, list[str]]) -> Expect:
+    """403 ``insufficient_scope``, naming what the route ``required``."""
+    return Expect(403, SCOPE, "insufficient-scope", required=required)
 
 
 #: What ``/sensitive`` (``reverification="strict"``) answers a too-old ``fva``, exactly.
@@ -368,14 +375,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     S("m2m-category", unauthorized("token-type-mismatch"), "m2m-cat"),
     # Roles and permissions, v1 and v2 claims (403 insufficient_scope).
     S("role-v1-allowed", ok(), "v1-admin", path="/admin"),
-    S("role-v1-denied", forbidden(), "v1-member", path="/admin"),
+    S("role-v1-denied", forbidden(NEEDS_ROLE), "v1-member", path="/admin"),
     S("role-v2-allowed", ok(), "v2-admin", path="/admin"),
-    S("role-v2-denied", forbidden(), "v2-member", path="/admin"),
-    S("role-no-org", forbidden(), path="/admin"),
+    S("role-v2-denied", forbidden(NEEDS_ROLE), "v2-member", path="/admin"),
+    S("role-no-org", forbidden(NEEDS_ROLE), path="/admin"),
     S("permission-v1-allowed", ok(), "v1-admin", path="/reports"),
-    S("permission-v1-denied", forbidden(), "v1-member", path="/reports"),
+    S("permission-v1-denied", forbidden(NEEDS_PERMISSION), "v1-member", path="/reports"),
     S("permission-v2-allowed", ok(), "v2-admin", path="/reports"),
-    S("permission-v2-denied", forbidden(), "v2-member", path="/reports"),
+    S("permission-v2-denied", forbidden(NEEDS_PERMISSION), "v2-member", path="/reports"),
     # Reverification (step-up): /sensitive requires "strict" (second factor < 10 min).
     S("reverification-fresh", ok(), "fva-fresh", path="/sensitive"),
     S("reverification-stale", reverify(), "fva-stale", path="/sensitive"),

@@ -117,5 +117,9 @@ def test_scenario(world: World, scenario: Scenario) -> None:
         assert response.headers.get("Cache-Control") == "no-store"
     else:
         assert body["reason"] == expect.reason
-        assert set(body) == {"error", "reason", "message"}
+        if expect.required is None:
+            assert set(body) == {"error", "reason", "message"}
+        else:
+            assert set(body) == {"error", "reason", "message", "required"}
+            assert body["required"] == expect.required
         assert response.headers.get("Cache-Control") == "no-store"

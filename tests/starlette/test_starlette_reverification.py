@@ -94,3 +94,12 @@ async def test_websocket_closes_1008_with_the_reason(clerk: MockClerk) -> None:
 def test_an_invalid_value_fails_at_decoration(value: Any) -> None:
     with pytest.raises(ConfigurationError, match="reverification"):
         require_auth(reverification=value)
+
+
+@pytest.mark.parametrize(
+    "requirement", [{"permission": "reports:read"}, {"feature": "user:"}, {"role": "a b"}]
+)
+def test_a_requirement_typo_fails_at_decoration(requirement: dict[str, Any]) -> None:
+    # Issue 16: the same core check as every adapter (Requirements.of).
+    with pytest.raises(ConfigurationError, match="cannot be a Clerk"):
+        require_auth(**requirement)
