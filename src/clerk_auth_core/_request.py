@@ -27,6 +27,7 @@ from ._cache import Remembered
 from ._claims import SessionClaims, session_reverified
 from ._config import ClerkConfig
 from ._errors import (
+    REASONS,
     AuthorizationError,
     ClerkAuthError,
     ConfigurationError,
@@ -55,7 +56,11 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class HttpAnswer:
-    """What a server should answer: status, headers and a small JSON body."""
+    """What a server should answer: status, headers and a small JSON body.
+
+    Read ``reason`` and ``message`` from the properties rather than ``body[...]``: the
+    reverification refusal's body is Clerk's ``{"clerk_error": …}``, without them.
+    """
 
     status: int
     headers: tuple[tuple[str, str], ...]
@@ -75,6 +80,16 @@ class HttpAnswer:
         if reason is None:
             reason = self.body.get("clerk_error", {}).get("reason", "")
         return str(reason)
+
+    @property
+    def message(self) -> str:
+        """The safe message: the body's, or (Clerk's ``clerk_error`` body has none) the
+        reason's default message, as in ``WWW-Authenticate``."""
+        message = self.body.get("message")
+        if message is None:
+            info = REASONS.get(self.reason)
+            message = "" if info is None else info.message
+        return str(message)
 
 
 def _quote(text: str) -> str:

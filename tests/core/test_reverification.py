@@ -275,3 +275,14 @@ class TestHotPath:
             factor_verification_age=lazy.factor_verification_age,
         )
         assert session_reverified(built, level, minutes) is answer
+
+
+def test_the_answer_reads_reason_and_message_for_either_body() -> None:
+    step_up = http_answer(ReverificationError(Reverification.of("lax")))
+    assert "message" not in step_up.body
+    assert (step_up.reason, step_up.message) == (
+        "reverification-error",
+        "The session must be reverified to use this route.",
+    )
+    plain = http_answer(AuthorizationError(message="Not yours."))
+    assert (plain.reason, plain.message) == ("insufficient-scope", "Not yours.")
