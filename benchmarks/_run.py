@@ -26,6 +26,7 @@ from ._report import (
     write_chart,
     write_json,
 )
+from ._reverification import ROLE_BEFORE, ROLE_TODAY, WITH_STEP_UP, reverification_candidates
 from ._servers import ServerResult, run_servers
 from ._timing import Measured, measure
 from ._verifiers import (
@@ -47,6 +48,7 @@ FIRST, SEEN, GARBAGE = "first sight", "token seen before", "garbage (refused bef
 FLASK, STARLETTE, FASTAPI = "Flask (raw WSGI)", "Starlette (raw ASGI)", "FastAPI (raw ASGI)"
 OURS = "clerk-auth verify_token"
 WEBHOOKS = "webhook delivery (10 KiB body)"
+REVERIFICATION = "reverification (requirement check per request)"
 
 
 def _versions() -> dict[str, str]:
@@ -72,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        help="comma-separated groups to run: first, seen, garbage, adapters, webhooks "
-        "(default: all)",
+        help="comma-separated groups to run: first, seen, garbage, adapters, webhooks, "
+        "reverification (default: all)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
@@ -197,6 +199,11 @@ def _measure(
         groups[WEBHOOKS] = measure(
             rsa_baseline(fx, 32), webhook_candidates(16 if quick else 64, notes), rounds
         )
+    if wanted("reverification"):
+        print(f"- {REVERIFICATION} …", flush=True)
+        groups[REVERIFICATION] = measure(
+            rsa_baseline(fx, 32), reverification_candidates(fx, n), rounds
+        )
     server_results: list[ServerResult] = []
     if servers_on and wanted("servers"):
         print("- servers under load …", flush=True)
@@ -226,6 +233,8 @@ def _targets(
         _adapters(groups, targets, bars)
     if WEBHOOKS in groups:
         _webhooks(groups[WEBHOOKS], targets, bars)
+    if REVERIFICATION in groups:
+        _reverification(groups[REVERIFICATION], targets)
     for s in servers:
         targets.append(
             Target(
@@ -343,6 +352,21 @@ def _adapters(
         bars.append(
             Bar("adapters", "fastapi-clerk-auth: added", statistics.median(theirs_added), False)
         )
+
+
+def _reverification(group: dict[str, Measured], targets: list[Target]) -> None:
+    base = next(m for n, m in group.items() if n.startswith("raw RSA"))
+    without = statistics.median(derived([group[ROLE_TODAY]], [group[ROLE_BEFORE]], base))
+    with_ = statistics.median(derived([group[WITH_STEP_UP]], [group[ROLE_TODAY]], base))
+    # "Nothing measurable": one attribute test per check, within the rounds' noise.
+    targets.append(
+        Target("reverification: added to a route without it", "≤ 0.001×", _fmt(without),
+               without <= 0.001)
+    )  # fmt: skip
+    targets.append(
+        Target("reverification: added to a route with it", "≤ 0.01×", _fmt(with_),
+               with_ <= 0.01)
+    )  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,8 +3,11 @@
 
 ``GET /api/hello`` answers ``{"user_id": …, "framework": "flask" | "starlette"}`` for a
 verified Clerk session; anything else gets the adapter's 401 (JSON ``{"error",
-"reason", "message"}`` and ``WWW-Authenticate``). Both allow CORS from the front end's
-origin only, and expose ``WWW-Authenticate`` so the page can read it. Clerk's guide
+"reason", "message"}`` and ``WWW-Authenticate``). ``GET /api/sensitive`` answers the
+same, but only to a session that verified its second factor within 10 minutes
+(``reverification="strict"``); else 403 with Clerk's ``{"clerk_error": …}`` body.
+Both allow CORS from the front end's origin only, and expose ``WWW-Authenticate`` so
+the page can read it. Clerk's guide
 makes the browser send ``Authorization``, which is not a "simple" header, so before
 each call the browser asks first (the CORS preflight, ``OPTIONS``): CORS answers it,
 never the auth layer.
@@ -26,10 +29,15 @@ from clerk_auth_core import ClerkConfig
 from clerk_auth_flask import ClerkAuth, get_auth, require_auth
 from clerk_auth_starlette import ClerkAuthMiddleware
 from clerk_auth_starlette import get_auth as get_starlette_auth
+from clerk_auth_starlette import require_auth as require_starlette_auth
 
-__all__ = ["HELLO_PATH", "flask_api", "starlette_api"]
+__all__ = ["HELLO_PATH", "SENSITIVE_PATH", "SENSITIVE_REVERIFICATION", "flask_api", "starlette_api"]
 
 HELLO_PATH = "/api/hello"
+#: A sensitive route (step-up): a second factor verified within 10 minutes, else 403
+#: with Clerk's ``clerk_error`` body, which the page reads the required level from.
+SENSITIVE_PATH = "/api/sensitive"
+SENSITIVE_REVERIFICATION = "strict"
 
 #: Preflight answers are not cached (Max-Age 0), so every call the page makes shows
 #: its preflight. A real API caches them: 600 seconds or more.
@@ -47,6 +55,11 @@ def flask_api(config: ClerkConfig, origins: Sequence[str]) -> Flask:
     def hello() -> dict[str, str | None]:
         claims = get_auth()
         return {"user_id": None if claims is None else claims.user_id, "framework": "flask"}
+
+    @app.get(SENSITIVE_PATH)
+    @require_auth(reverification=SENSITIVE_REVERIFICATION)
+    def sensitive() -> dict[str, str | None]:
+        return hello()
 
     @app.after_request
     def cors(response: Response) -> Response:
@@ -76,7 +89,13 @@ def starlette_api(config: ClerkConfig, origins: Sequence[str]) -> Starlette:
     """The API on Starlette: CORS outermost (it answers preflights and decorates the
     401s), then Clerk's pure ASGI middleware in front of the route."""
     return Starlette(
-        routes=[Route(HELLO_PATH, _hello)],
+        routes=[
+            Route(HELLO_PATH, _hello),
+            Route(
+                SENSITIVE_PATH,
+                require_starlette_auth(reverification=SENSITIVE_REVERIFICATION)(_hello),
+            ),
+        ],
         middleware=[
             Middleware(
                 CORSMiddleware,

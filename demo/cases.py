@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import httpx
 
-from .apis import HELLO_PATH
+from .apis import HELLO_PATH, SENSITIVE_PATH, SENSITIVE_REVERIFICATION
 
 __all__ = [
     "CASES",
@@ -28,6 +28,7 @@ __all__ = [
     "forge",
     "judge",
     "run_case",
+    "step_up_level",
 ]
 
 #: The user signed in on the front end.
@@ -51,9 +52,14 @@ class Case:
     forge: bool = False
     #: The origin the request comes from.
     origin: Literal["frontend", "other"] = "frontend"
-    #: 200, 401, or 0 for "a preflight answer" (any 2xx).
+    #: The API route called.
+    path: str = HELLO_PATH
+    #: 200, 401, 403, or 0 for "a preflight answer" (any 2xx).
     status: int = 200
     reason: str | None = None
+    #: For a reverification refusal: the level the 403 must name
+    #: (``clerk_error.metadata.reverification``).
+    reverification: str | None = None
     #: Whether the answer allows the request's origin (Access-Control-Allow-Origin).
     cors: bool = True
     #: Whether a page on the front-end origin can make this request.
@@ -66,6 +72,8 @@ class Case:
             return "2xx, allows Authorization" if self.cors else "origin not allowed"
         if self.status == 200:
             return f"200 {DEMO_USER}"
+        if self.reverification is not None:
+            return f"{self.status} {self.reason} ({self.reverification})"
         return f"{self.status} {self.reason}"
 
 
@@ -106,6 +114,24 @@ CASES: tuple[Case, ...] = (
         token=None,
         status=401,
         reason="session-token-and-uat-missing",
+    ),
+    Case(
+        key="step-up-fresh",
+        title="sensitive route, recent second factor",
+        why=f"{SENSITIVE_PATH} asks for reverification={SENSITIVE_REVERIFICATION!r}: "
+        "second factor 5 minutes ago",
+        token={"sub": DEMO_USER, "fva": "30,5"},
+        path=SENSITIVE_PATH,
+    ),
+    Case(
+        key="step-up-stale",
+        title="sensitive route, old second factor",
+        why="second factor 30 minutes ago: Clerk's 403, the page reads the level to ask for",
+        token={"sub": DEMO_USER, "fva": "0,30"},
+        path=SENSITIVE_PATH,
+        status=403,
+        reason="reverification-error",
+        reverification=SENSITIVE_REVERIFICATION,
     ),
     Case(
         key="preflight",
@@ -193,7 +219,7 @@ def run_case(
             if case.token is not None:
                 token = get_token(http, token_url, origin, case.token)
                 headers["Authorization"] = f"Bearer {forge(token) if case.forge else token}"
-            response = http.get(api_url + HELLO_PATH, headers=headers)
+            response = http.get(api_url + case.path, headers=headers)
     except httpx.HTTPError as exc:
         return Answer(error=f"{type(exc).__name__}: {exc}")
     try:
@@ -208,11 +234,25 @@ def run_case(
     )
 
 
+def step_up_level(body: dict[str, Any]) -> Any:
+    """The level a reverification 403 asks for (what clerk-js's ``useReverification()``
+    reads), or ``None`` when ``body`` is not Clerk's reverification hint."""
+    error = body.get("clerk_error")
+    if (
+        isinstance(error, dict)
+        and error.get("type") == "forbidden"
+        and error.get("reason") == "reverification-error"
+    ):
+        return (error.get("metadata") or {}).get("reverification")
+    return None
+
+
 def judge(case: Case, api: str, answer: Answer, frontend: str) -> Outcome:
     """Compare an answer with the case's expectation."""
     origin = frontend if case.origin == "frontend" else OTHER_ORIGIN
     allowed = answer.allow_origin == origin
-    reason = answer.body.get("reason")
+    level = step_up_level(answer.body)
+    reason = "reverification-error" if level is not None else answer.body.get("reason")
     if answer.error is not None:
         ok, shown = False, answer.error
     elif case.kind == "preflight":
@@ -227,7 +267,8 @@ def judge(case: Case, api: str, answer: Answer, frontend: str) -> Outcome:
         shown = f"200 {user} ({framework})"
     else:
         ok = answer.status == case.status and reason == case.reason and allowed
-        shown = f"{answer.status} {reason}"
+        ok = ok and level == case.reverification
+        shown = f"{answer.status} {reason}" + ("" if level is None else f" ({level})")
     if answer.error is None and case.kind == "call" and not allowed:
         shown += " [no CORS: a browser could not read it]"
     return Outcome(

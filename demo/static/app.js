@@ -55,7 +55,7 @@ async function lastSeq() {
 // the page then cannot even see the status, which is why the APIs send CORS headers
 // on their 401s too.
 async function runCase(c, api) {
-  const url = config.apis[api] + config.path;
+  const url = config.apis[api] + (c.kind === "preflight" ? config.path : c.path);
   try {
     if (c.kind === "preflight") {
       const before = await lastSeq();
@@ -76,6 +76,16 @@ async function runCase(c, api) {
   }
 }
 
+// What clerk-js's useReverification() looks for in a 403: Clerk's reverification hint.
+// It opens the "verify it's you" dialog for the level the route asked for, then
+// retries the call with a fresh token. Here the page only reads the level.
+function stepUpLevel(body) {
+  const e = body && body.clerk_error;
+  return e && e.type === "forbidden" && e.reason === "reverification-error"
+    ? e.metadata.reverification
+    : null;
+}
+
 function judge(c, api, r) {
   if (r.error) return { ok: false, shown: `blocked: ${r.error}` };
   if (c.kind === "preflight") {
@@ -90,7 +100,11 @@ function judge(c, api, r) {
     const ok = c.status === 200 && r.body.user_id === config.user && r.body.framework === api;
     return { ok, shown: `200 ${r.body.user_id} (${r.body.framework})` };
   }
-  return { ok: r.status === c.status && r.body.reason === c.reason, shown: `${r.status} ${r.body.reason}` };
+  const level = stepUpLevel(r.body);
+  const reason = level === null ? r.body.reason : "reverification-error";
+  const ok = r.status === c.status && reason === c.reason && level === c.reverification;
+  const asks = level === null ? "" : ` (${typeof level === "string" ? level : JSON.stringify(level)})`;
+  return { ok, shown: `${r.status} ${reason}${asks}`, level };
 }
 
 const cases = config.cases.filter((c) => c.browser);
@@ -133,7 +147,7 @@ async function runCases(selected) {
         cell.textContent = "…";
         delete cell.dataset.ok;
         const raw = await runCase(c, api);
-        const { ok, shown } = judge(c, api, raw);
+        const { ok, shown, level = null } = judge(c, api, raw);
         cell.textContent = shown;
         const mark = document.createElement("span");
         mark.className = "mark";
@@ -141,7 +155,7 @@ async function runCases(selected) {
         cell.append(mark);
         cell.dataset.ok = String(ok);
         cell.dataset.status = String(raw.status);
-        results.push({ case: c.key, api, ok, status: raw.status, shown, raw });
+        results.push({ case: c.key, api, ok, status: raw.status, shown, level, raw });
       }
     }
   } finally {
@@ -185,5 +199,5 @@ if (location.origin !== config.origin) {
   warning.textContent = `Open ${config.origin}/ instead: the APIs allow that origin only.`;
 }
 
-window.demo = { config, runAll: () => runCases(cases), runCase, judge };
+window.demo = { config, runAll: () => runCases(cases), runCase, judge, stepUpLevel };
 document.body.dataset.ready = "true";

@@ -24,6 +24,7 @@ from ._errors import (
     ConfigurationError,
     KeyResolutionError,
     Reason,
+    ReverificationError,
     TokenVerificationError,
     WebhookVerificationError,
 )
@@ -52,6 +53,7 @@ from ._request import (
     is_preflight,
     prepare_request,
 )
+from ._reverification import Reverification, ReverificationConfig
 from ._tokens import UnverifiedToken, parse_token
 from ._verify import verify_token
 from ._version import __version__
@@ -83,6 +85,9 @@ __all__ = (
     "Reject",
     "RequestState",
     "Requirements",
+    "Reverification",
+    "ReverificationConfig",
+    "ReverificationError",
     "SessionClaims",
     "StartFetch",
     "TokenVerificationError",

@@ -17,6 +17,7 @@ import attrs
 
 from ._cache import remember
 from ._errors import Reason, TokenVerificationError
+from ._reverification import Reverification, ReverificationConfig, ages_fresh, reverified
 
 if TYPE_CHECKING:
     from ._config import ClerkConfig
@@ -284,10 +285,23 @@ class SessionClaims:
         permission: str | Iterable[str] | None = None,
         feature: str | Iterable[str] | None = None,
         plan: str | Iterable[str] | None = None,
+        reverification: ReverificationConfig | None = None,
     ) -> bool:
         """Whether the session holds what is asked: each argument is any-of, and all
         given arguments must hold. Roles may omit the ``org:`` prefix; a feature or
-        plan without a scope (``"reports"``) matches it in either scope."""
+        plan without a scope (``"reports"``) matches it in either scope.
+
+        ``reverification``: a Clerk preset (``"strict_mfa"``, ``"strict"``,
+        ``"moderate"``, ``"lax"``) or ``{"level": …, "afterMinutes": N}``, met when the
+        ``fva`` claim is recent enough by Clerk's rules (see :class:`Reverification`);
+        a token without ``fva`` never meets it.
+
+        :raises ConfigurationError: for an invalid ``reverification``.
+        """
+        if reverification is not None and not Reverification.of(reverification).holds(
+            self.factor_verification_age
+        ):
+            return False
         if role is not None and not any(
             self.org_role is not None
             and self.org_role == (r if r.startswith("org:") else f"org:{r}")
@@ -447,17 +461,14 @@ def _v1_permissions(raw: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(p for p in perms if isinstance(p, str)) if isinstance(perms, list) else ()
 
 
-def _fva(raw: Mapping[str, Any]) -> tuple[int, int] | None:
+def _fva(raw: Mapping[str, Any], _version: int = 1) -> tuple[int, int] | None:
+    """``fva`` as two ints, ``None`` when absent or malformed (``type(x) is int``
+    refuses bools and floats, as the reverification check needs)."""
     fva = raw.get("fva")
-    if (
-        isinstance(fva, list)
-        and len(fva) == 2
-        and isinstance(fva[0], int)
-        and not isinstance(fva[0], bool)
-        and isinstance(fva[1], int)
-        and not isinstance(fva[1], bool)
-    ):
-        return (fva[0], fva[1])
+    if type(fva) is list and len(fva) == 2:
+        first, second = fva
+        if type(first) is int and type(second) is int:
+            return (first, second)
     return None
 
 
@@ -479,7 +490,7 @@ _FIELD_DECODERS: Final[dict[str, Callable[[Mapping[str, Any], int], Any]]] = {
     "not_before": lambda raw, _: raw.get("nbf"),
     "session_status": lambda raw, _: _str_or_none(raw.get("sts")),
     "actor": lambda raw, _: _actor(raw),
-    "factor_verification_age": lambda raw, _: _fva(raw),
+    "factor_verification_age": _fva,  # no lambda: read on every reverification check
     "org_id": lambda raw, v: _org_claim(raw, v, "id", "org_id"),
     "org_slug": lambda raw, v: _org_claim(raw, v, "slg", "org_slug"),
     "org_role": _org_role,
@@ -520,3 +531,20 @@ for _name, _decoder in _FIELD_DECODERS.items():
 
 _new = object.__new__
 _set_dict = object.__setattr__
+
+
+def session_reverified(claims: SessionClaims, level: str, after_minutes: int) -> bool:
+    """``reverified(claims.factor_verification_age, level, after_minutes)``, without the
+    lazy field's descriptor or the tuple: Requirements.check runs it on every request
+    of a route with a reverification requirement. For a lazily decoded instance it
+    reads ``fva`` from ``raw`` with :func:`_fva`'s shape rule, repeated inline here (a
+    test holds the two equal over odd values)."""
+    known = claims.__dict__
+    if "factor_verification_age" in known or "raw" not in known:
+        return reverified(claims.factor_verification_age, level, after_minutes)
+    fva = known["raw"].get("fva")
+    if type(fva) is list and len(fva) == 2:
+        first, second = fva
+        if type(first) is int and type(second) is int:
+            return ages_fresh(first, second, level, after_minutes)
+    return False

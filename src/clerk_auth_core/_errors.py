@@ -11,6 +11,7 @@ to decide HTTP semantics itself (compare h11's ``error_status_hint``)::
     ├── TokenVerificationError        the request's token is not acceptable (401)
     ├── KeyResolutionError            the instance's keys cannot be had (503 / 500)
     ├── AuthorizationError            signed in, but lacks a role/permission (403)
+    │   └── ReverificationError       …or a recent enough factor verification (403)
     └── WebhookVerificationError      a webhook delivery is not genuine (400/401/413/500)
 
 Messages are written for the client: they never contain the token, a secret key or
@@ -19,7 +20,7 @@ the list of key ids, so they are safe to put into a response body or a log line.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "AuthorizationError",
@@ -29,6 +30,7 @@ __all__ = [
     "REASONS",
     "Reason",
     "ReasonInfo",
+    "ReverificationError",
     "TokenVerificationError",
     "WebhookVerificationError",
     "refusal",
@@ -64,6 +66,9 @@ class Reason:
     # Authorization (ours): signed in, but a required role/permission/feature/plan is
     # missing.
     INSUFFICIENT_SCOPE: Final = "insufficient-scope"
+    # Reverification (Clerk's string): signed in, but the factor verification is older
+    # than the route allows (step-up needed).
+    REVERIFICATION_ERROR: Final = "reverification-error"
     # Configuration (ours).
     CONFIGURATION_INVALID: Final = "configuration-invalid"
     # Webhooks (ours; the Svix scheme, see _webhooks.py).
@@ -152,6 +157,9 @@ REASONS: Final[dict[str, ReasonInfo]] = {
     _R.SESSION_PENDING: ReasonInfo(401, _INVALID, "The session is pending (tasks remain)."),
     _R.INSUFFICIENT_SCOPE: ReasonInfo(
         403, "insufficient_scope", "The session lacks a required role or permission."
+    ),
+    _R.REVERIFICATION_ERROR: ReasonInfo(
+        403, "insufficient_scope", "The session must be reverified to use this route."
     ),
     _R.CONFIGURATION_INVALID: ReasonInfo(500, None, "The server is misconfigured."),
     # Webhooks: 400 for a delivery that is malformed, 401 for one that is not signed by
@@ -266,6 +274,46 @@ class AuthorizationError(ClerkAuthError):
     HTTP 403 with ``error="insufficient_scope"``."""
 
     default_reason = Reason.INSUFFICIENT_SCOPE
+
+    def __init__(
+        self,
+        reason: str | None = None,
+        message: str | None = None,
+        *,
+        required: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(reason, message)
+        #: What the route required (``{"roles": [...], "permissions": [...], …}``, the
+        #: non-empty kinds), named in the 403 body; ``None`` when not known.
+        self.required = required
+
+    def __reduce__(self) -> Any:
+        return (_authorization_error, (type(self), self.reason, self.message, self.required))
+
+
+def _authorization_error(
+    cls: type[AuthorizationError], reason: str, message: str, required: Any
+) -> AuthorizationError:
+    return cls(reason, message, required=required)
+
+
+class ReverificationError(AuthorizationError):
+    """Signed in, but the session's factor verification (``fva``) is older than the
+    route allows: HTTP 403 ``reverification-error``. Its answer's body is Clerk's
+    ``{"clerk_error": {…, "metadata": {"reverification": …}}}``, which clerk-js's
+    ``useReverification()`` reads to open the step-up dialog and retry.
+
+    :ivar reverification: what the route requires (a ``Reverification``).
+    """
+
+    default_reason = Reason.REVERIFICATION_ERROR
+
+    def __init__(self, reverification: Any, message: str | None = None) -> None:
+        super().__init__(Reason.REVERIFICATION_ERROR, message)
+        self.reverification = reverification
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.reverification, self.message))
 
 
 class WebhookVerificationError(ClerkAuthError):

@@ -19,23 +19,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
 from ._cache import Remembered
-from ._claims import SessionClaims
+from ._claims import SessionClaims, session_reverified
 from ._config import ClerkConfig
 from ._errors import (
+    REASONS,
     AuthorizationError,
     ClerkAuthError,
+    ConfigurationError,
     KeyResolutionError,
     Reason,
+    ReverificationError,
     TokenVerificationError,
     refusal,
 )
 from ._extract import ExtractedToken, HeadersInput, find_token, get_header
 from ._keys import KeySet
+from ._reverification import Reverification, ReverificationConfig
 from ._tokens import UnverifiedToken
 from ._verify import parse_for, remembered, verify_parsed, verify_remembered
 
@@ -55,12 +59,17 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class HttpAnswer:
-    """What a server should answer: status, headers and a small JSON body."""
+    """What a server should answer: status, headers and a small JSON body.
+
+    Read ``reason`` and ``message`` from the properties rather than ``body[...]``: the
+    reverification refusal's body is Clerk's ``{"clerk_error": …}``, without them.
+    """
 
     status: int
     headers: tuple[tuple[str, str], ...]
-    #: ``{"error": …, "reason": …, "message": …}``.
-    body: dict[str, str]
+    #: ``{"error": …, "reason": …, "message": …}`` (strings), except for a
+    #: reverification refusal: Clerk's ``{"clerk_error": {…}}``, which nests.
+    body: dict[str, Any]
 
     @property
     def body_bytes(self) -> bytes:
@@ -68,6 +77,24 @@ class HttpAnswer:
         if not self.body:
             return b""
         return json.dumps(self.body, separators=(",", ":")).encode()
+
+    @property
+    def reason(self) -> str:
+        """The stable reason code the body carries (for a websocket close, a log)."""
+        reason = self.body.get("reason")
+        if reason is None:
+            reason = self.body.get("clerk_error", {}).get("reason", "")
+        return str(reason)
+
+    @property
+    def message(self) -> str:
+        """The safe message: the body's, or (Clerk's ``clerk_error`` body has none) the
+        reason's default message, as in ``WWW-Authenticate``."""
+        message = self.body.get("message")
+        if message is None:
+            info = REASONS.get(self.reason)
+            message = "" if info is None else info.message
+        return str(message)
 
 
 #: How a *required* route guard answers a CORS preflight that reached it (the route
@@ -108,21 +135,90 @@ def http_answer(error: ClerkAuthError, *, realm: str | None = None) -> HttpAnswe
     code = {401: "unauthorized", 403: "forbidden", 503: "service_unavailable"}.get(
         error.status, "server_error"
     )
-    return HttpAnswer(
-        status=error.status,
-        headers=tuple(headers),
-        body={"error": code, "reason": error.reason, "message": error.message},
+    body: dict[str, Any]
+    if isinstance(error, ReverificationError):
+        # Clerk's shape (backend ``reverificationError()``), exactly: clerk-js's
+        # useReverification() recognises it by clerk_error.type and .reason and reads
+        # the required level from metadata.reverification.
+        body = {
+            "clerk_error": {
+                "type": code,
+                "reason": error.reason,
+                "metadata": {"reverification": error.reverification.metadata},
+            }
+        }
+    else:
+        body = {"error": code, "reason": error.reason, "message": error.message}
+        required = error.required if isinstance(error, AuthorizationError) else None
+        if required:
+            # The route's own requirements (not secrets): what the user lacks.
+            body["required"] = required
+    return HttpAnswer(status=error.status, headers=tuple(headers), body=body)
+
+
+def _reverification(value: ReverificationConfig | None) -> Reverification | None:
+    return None if value is None else Reverification.of(value)
+
+
+#: What a scope of each kind names (FastAPI ``Security(..., scopes=["role:admin"])``).
+SCOPE_KINDS = ("role", "permission", "feature", "plan", "reverification")
+_SHAPES = {
+    "role": "org:<key> (or <key>), e.g. org:admin",
+    "permission": "org:<feature>:<permission>, e.g. org:reports:read",
+    "feature": "<name>, user:<name> or org:<name>, e.g. org:reports",
+    "plan": "<name>, user:<name> or org:<name>, e.g. user:pro",
+}
+
+
+def check_name(kind: str, name: object) -> None:
+    """Refuse a ``kind`` (role, permission, feature, plan) value that cannot be a Clerk
+    name, so a typo fails where the route is declared, not as a 403 for everyone.
+
+    Clerk's keys: roles ``org:<key>`` (the short ``<key>`` is accepted, as
+    :meth:`SessionClaims.has` does), permissions ``org:<feature>:<permission>``,
+    features and plans ``<name>`` in either scope or ``user:<name>`` / ``org:<name>``.
+    None has whitespace or a comma (v2 claims are comma lists).
+
+    :raises ConfigurationError: naming the value and the shape it must have.
+    """
+    if not isinstance(name, str):
+        raise ConfigurationError(f"{kind}={name!r}: a {kind} is a string ({_SHAPES[kind]}).")
+    parts = name.split(":")
+    if kind == "role":
+        ok = len(parts) == 1 or (len(parts) == 2 and parts[0] == "org")
+    elif kind == "permission":
+        ok = len(parts) == 3 and parts[0] == "org"
+    else:
+        ok = len(parts) == 1 or (len(parts) == 2 and parts[0] in ("user", "org"))
+    if ok and all(parts) and not any(c.isspace() or c == "," for c in name):
+        return
+    raise ConfigurationError(
+        f"{kind}={name!r} cannot be a Clerk {kind} name: {kind}s read {_SHAPES[kind]}."
     )
+
+
+def _names(kind: str) -> Any:
+    def validate(instance: object, attribute: object, names: tuple[str, ...]) -> None:
+        for name in names:
+            check_name(kind, name)
+
+    return validate
 
 
 @attrs.frozen(kw_only=True)
 class Requirements:
-    """What a route demands beyond a valid session; each field is any-of."""
+    """What a route demands beyond a valid session; each field is any-of.
 
-    roles: tuple[str, ...] = ()
-    permissions: tuple[str, ...] = ()
-    features: tuple[str, ...] = ()
-    plans: tuple[str, ...] = ()
+    Every value is validated when the requirements are built (:func:`check_name`;
+    ``reverification``, a Clerk preset or ``{"level": …, "afterMinutes": N}``, by
+    :class:`Reverification`), so a typo fails at declaration, not on a request.
+    """
+
+    roles: tuple[str, ...] = attrs.field(default=(), validator=_names("role"))
+    permissions: tuple[str, ...] = attrs.field(default=(), validator=_names("permission"))
+    features: tuple[str, ...] = attrs.field(default=(), validator=_names("feature"))
+    plans: tuple[str, ...] = attrs.field(default=(), validator=_names("plan"))
+    reverification: Reverification | None = attrs.field(default=None, converter=_reverification)
 
     @classmethod
     def of(
@@ -132,28 +228,85 @@ class Requirements:
         permission: str | Iterable[str] | None = None,
         feature: str | Iterable[str] | None = None,
         plan: str | Iterable[str] | None = None,
+        reverification: ReverificationConfig | None = None,
     ) -> Requirements:
-        """Build from the keyword style of ``@require_auth(role=…, permission=…)``."""
+        """Build from the keyword style of ``@require_auth(role=…, permission=…)``.
 
-        def tup(v: str | Iterable[str] | None) -> tuple[str, ...]:
-            return () if v is None else (v,) if isinstance(v, str) else tuple(v)
+        :raises ConfigurationError: for a value that cannot be a Clerk name, an empty
+            list (it would require nothing), or an invalid ``reverification``.
+        """
 
         return cls(
-            roles=tup(role), permissions=tup(permission), features=tup(feature), plans=tup(plan)
+            roles=_tuple("role", role),
+            permissions=_tuple("permission", permission),
+            features=_tuple("feature", feature),
+            plans=_tuple("plan", plan),
+            reverification=reverification,
         )
 
+    @classmethod
+    def from_scope(cls, scope: str) -> Requirements:
+        """What one scope requires: ``authenticated`` (nothing more), or ``role:``,
+        ``permission:``, ``feature:``, ``plan:`` or ``reverification:`` followed by a
+        value (``role:admin``, ``reverification:strict``).
+
+        :raises ConfigurationError: for a scope of no known kind or an invalid value.
+        """
+        if scope == "authenticated":
+            return cls()
+        kind, sep, value = scope.partition(":")
+        if not sep or kind not in SCOPE_KINDS:
+            raise ConfigurationError(
+                f"unknown security scope {scope!r}; use authenticated, or one of "
+                f"{', '.join(k + ':…' for k in SCOPE_KINDS)}."
+            )
+        return cls.of(**{kind: value})
+
+    @property
+    def named(self) -> dict[str, list[str]]:
+        """What a 403 says was required: the non-empty kinds, as declared."""
+        required = {
+            "roles": list(self.roles),
+            "permissions": list(self.permissions),
+            "features": list(self.features),
+            "plans": list(self.plans),
+        }
+        return {kind: names for kind, names in required.items() if names}
+
     def __bool__(self) -> bool:
-        return bool(self.roles or self.permissions or self.features or self.plans)
+        return bool(
+            self.roles
+            or self.permissions
+            or self.features
+            or self.plans
+            or self.reverification is not None
+        )
 
     def check(self, claims: SessionClaims) -> None:
-        """:raises AuthorizationError: (403) when the session lacks what is required."""
+        """:raises AuthorizationError: (403) when the session lacks what is required:
+        ``insufficient-scope`` first (reverifying would not help), then
+        :class:`ReverificationError` when the factor verification is too old."""
         if not claims.has(
             role=self.roles or None,
             permission=self.permissions or None,
             feature=self.features or None,
             plan=self.plans or None,
         ):
-            raise AuthorizationError()
+            raise AuthorizationError(required=self.named)
+        step_up = self.reverification
+        if step_up is not None and not session_reverified(
+            claims, step_up.level, step_up.after_minutes
+        ):
+            raise ReverificationError(step_up)
+
+
+def _tuple(kind: str, value: str | Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    names = (value,) if isinstance(value, str) else tuple(value)
+    if not names:
+        raise ConfigurationError(f"{kind}=[] requires nothing; leave it out or name one.")
+    return names
 
 
 # Not slotted: every request builds one, in one step (_state).

@@ -9,7 +9,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from flask import Response, g
 
-from clerk_auth_core import Requirements
+from clerk_auth_core import Requirements, ReverificationConfig
 
 from ._errors import ClerkAuthFailed
 from ._extension import ClerkAuth, NotSetUp, authenticate, log_refusal, not_set_up
@@ -35,6 +35,7 @@ def require_auth(
     permission: Names = None,
     feature: Names = None,
     plan: Names = None,
+    reverification: ReverificationConfig | None = None,
     allow_pending: bool | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
@@ -48,6 +49,7 @@ def require_auth(
     permission: Names = None,
     feature: Names = None,
     plan: Names = None,
+    reverification: ReverificationConfig | None = None,
     allow_pending: bool | None = None,
 ) -> Any:
     """Run the view only for a verified Clerk session (``@require_auth`` or
@@ -62,6 +64,11 @@ def require_auth(
     :param role: any of these organisation roles (``"org:admin"`` or ``"admin"``).
     :param permission: any of these permissions (``"org:reports:read"``).
     :param feature: any of these features; ``plan``: any of these plans.
+    :param reverification: a recent factor verification (step-up): a Clerk preset
+        (``"strict_mfa"``, ``"strict"``, ``"moderate"``, ``"lax"``) or ``{"level": …,
+        "afterMinutes": N}``; refused with 403 ``reverification-error`` in Clerk's
+        ``clerk_error`` shape. An invalid value raises ``ConfigurationError`` here, at
+        decoration.
     :param allow_pending: accept ``sts: pending`` sessions (default: the config's).
     """
     decorate = guard(
@@ -72,6 +79,7 @@ def require_auth(
         feature=feature,
         plan=plan,
         allow_pending=allow_pending,
+        reverification=reverification,
     )
     return decorate if view is None else decorate(view)
 
@@ -85,9 +93,12 @@ def guard(
     feature: Names,
     plan: Names,
     allow_pending: bool | None,
+    reverification: ReverificationConfig | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The decorator of :func:`require_auth` for ``instance`` (``None``: the app's default)."""
-    requirements = Requirements.of(role=role, permission=permission, feature=feature, plan=plan)
+    requirements = Requirements.of(
+        role=role, permission=permission, feature=feature, plan=plan, reverification=reverification
+    )
 
     def check() -> Response | None:
         try:

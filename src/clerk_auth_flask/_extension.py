@@ -22,6 +22,7 @@ from clerk_auth_core import (
     KeySource,
     Reason,
     RequestState,
+    ReverificationConfig,
     SessionClaims,
     TokenVerificationError,
     authenticate_with,
@@ -158,6 +159,7 @@ class ClerkAuth:
         feature: Names = None,
         plan: Names = None,
         allow_pending: bool | None = None,
+        reverification: ReverificationConfig | None = None,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def require_auth(
@@ -171,6 +173,7 @@ class ClerkAuth:
         feature: Names = None,
         plan: Names = None,
         allow_pending: bool | None = None,
+        reverification: ReverificationConfig | None = None,
     ) -> Any:
         """:func:`clerk_auth_flask.require_auth` with this ClerkAuth's configuration and
         key source (it must be initialised on the app), whatever the app's default."""
@@ -184,6 +187,7 @@ class ClerkAuth:
             feature=feature,
             plan=plan,
             allow_pending=allow_pending,
+            reverification=reverification,
         )
         return decorate if view is None else decorate(view)
 

@@ -314,4 +314,4 @@ def close_message(answer: HttpAnswer) -> Message:
     """How a refused websocket handshake ends: ``websocket.close`` before accept, which
     the server turns into a refused handshake (ASGI: HTTP 403); code 1008 = policy
     violation (RFC 6455 §7.4.1), the reason is the core's."""
-    return {"type": "websocket.close", "code": 1008, "reason": answer.body.get("reason", "")}
+    return {"type": "websocket.close", "code": 1008, "reason": answer.reason}

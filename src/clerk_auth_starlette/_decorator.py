@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.websockets import WebSocket
 
-from clerk_auth_core import ClerkAuthError, HttpAnswer, Requirements
+from clerk_auth_core import ClerkAuthError, HttpAnswer, Requirements, ReverificationConfig
 
 from ._auth import (
     AUTHENTICATOR_KEY,
@@ -63,6 +63,7 @@ def require_auth(
     permission: Names = None,
     feature: Names = None,
     plan: Names = None,
+    reverification: ReverificationConfig | None = None,
     allow_pending: bool | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
@@ -76,6 +77,7 @@ def require_auth(
     permission: Names = None,
     feature: Names = None,
     plan: Names = None,
+    reverification: ReverificationConfig | None = None,
     allow_pending: bool | None = None,
 ) -> Any:
     """Run the endpoint (sync or async, HTTP or websocket) only for a verified session
@@ -89,9 +91,16 @@ def require_auth(
     :param optional: run signed out too (:func:`get_auth` is then ``None``).
     :param role: any of these organisation roles; ``permission``, ``feature``,
         ``plan``: any of these.
+    :param reverification: a recent factor verification (step-up): a Clerk preset
+        (``"strict_mfa"``, ``"strict"``, ``"moderate"``, ``"lax"``) or ``{"level": …,
+        "afterMinutes": N}``; refused with 403 ``reverification-error`` in Clerk's
+        ``clerk_error`` shape. An invalid value raises ``ConfigurationError`` here, at
+        decoration.
     :param allow_pending: accept ``sts: pending`` sessions (default: the config's).
     """
-    requirements = Requirements.of(role=role, permission=permission, feature=feature, plan=plan)
+    requirements = Requirements.of(
+        role=role, permission=permission, feature=feature, plan=plan, reverification=reverification
+    )
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)

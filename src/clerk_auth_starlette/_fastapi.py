@@ -15,8 +15,11 @@ makes the response body exactly the core's.
 # dependencies' ``__call__`` at runtime, and an instance has no ``__globals__`` to
 # resolve strings against.
 
+import contextlib
+import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, WebSocketException
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -34,6 +37,7 @@ from clerk_auth_core import (
     HttpAnswer,
     RequestState,
     Requirements,
+    ReverificationConfig,
     SessionClaims,
     http_answer,
 )
@@ -45,6 +49,7 @@ __all__ = [
     "ClerkAuth",
     "ClerkDependency",
     "ClerkHTTPException",
+    "check_scopes",
     "clerk_auth",
     "clerk_exception_handler",
     "install_exception_handler",
@@ -54,8 +59,6 @@ __all__ = [
 ]
 
 _DESCRIPTION = "A Clerk session token (`await getToken()`) or the `__session` cookie."
-#: ``Security(dep, scopes=[...])``: the kinds a scope may name, as ``kind:value``.
-_SCOPE_KINDS = frozenset({"role", "permission", "feature", "plan"})
 
 logger = logging.getLogger("clerk_auth")
 
@@ -83,10 +86,21 @@ async def clerk_exception_handler(request: Request, exc: Exception) -> Response:
 
 def install_exception_handler(app: FastAPI) -> None:
     """Answer :class:`ClerkHTTPException` with the core's JSON body at the top level,
-    and list that body as the 401/403/503 responses of every route using a clerk-auth
-    dependency in ``/openapi.json`` (see :mod:`._openapi`)."""
+    list that body as the 401/403/503 responses of every route using a clerk-auth
+    dependency in ``/openapi.json`` (see :mod:`._openapi`), and run :func:`check_scopes`
+    when the app starts (its lifespan), so a scope typo stops the start-up instead of
+    answering 500 to every request."""
     app.add_exception_handler(ClerkHTTPException, clerk_exception_handler)
     install_openapi_responses(app)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        check_scopes(app)
+        async with inner(application) as state:
+            yield state
+
+    app.router.lifespan_context = lifespan
 
 
 class ClerkAuth:
@@ -166,13 +180,24 @@ class ClerkAuth:
         permission: Names = None,
         feature: Names = None,
         plan: Names = None,
+        reverification: ReverificationConfig | None = None,
         optional: bool = False,
         allow_pending: bool | None = None,
     ) -> "ClerkDependency":
         """A dependency demanding any of each given role/permission/feature/plan (403
-        ``insufficient_scope`` otherwise); ``optional`` runs signed out too (``None``);
-        ``allow_pending`` accepts ``sts: pending`` sessions (default: the config's)."""
-        requirements = Requirements.of(role=role, permission=permission, feature=feature, plan=plan)
+        ``insufficient_scope`` otherwise) and, with ``reverification`` (a Clerk preset
+        or ``{"level": …, "afterMinutes": N}``), a recent enough factor verification
+        (403 ``reverification-error``, Clerk's ``clerk_error`` body; an invalid value
+        raises ``ConfigurationError`` here); ``optional`` runs signed out too
+        (``None``); ``allow_pending`` accepts ``sts: pending`` sessions (default: the
+        config's)."""
+        requirements = Requirements.of(
+            role=role,
+            permission=permission,
+            feature=feature,
+            plan=plan,
+            reverification=reverification,
+        )
         return ClerkDependency(self, requirements, optional=optional, allow_pending=allow_pending)
 
 
@@ -227,34 +252,90 @@ class ClerkDependency(SecurityBase):
             self.auth.authenticator_for(conn).log_refusal(error, conn.scope)
         if conn.scope["type"] == "websocket":
             # Raised before accept: Starlette closes with 1008, refusing the handshake.
-            raise WebSocketException(1008, str(answer.body.get("reason", "")))
+            raise WebSocketException(1008, answer.reason)
         raise ClerkHTTPException(answer, error)
 
 
 def scope_refusal(claims: SessionClaims, scopes: Sequence[str]) -> ClerkAuthError | None:
     """FastAPI's ``Security(..., scopes=[...])``: every scope must hold (as in OAuth 2
     and Starlette's ``@requires``). A scope is ``authenticated``, or ``role:``,
-    ``permission:``, ``feature:`` or ``plan:`` followed by a name, matched as
-    :meth:`SessionClaims.has` does (``role:admin`` is ``org:admin``).
+    ``permission:``, ``feature:``, ``plan:`` or ``reverification:`` followed by a
+    value (:meth:`Requirements.from_scope`), matched as :meth:`SessionClaims.has` does
+    (``role:admin`` is ``org:admin``; ``reverification:strict`` is Clerk's preset).
 
-    :returns: a 403 ``insufficient-scope`` error for the first scope that does not hold;
-        a 500 ``configuration-invalid`` one for a scope of no known kind (a programming
-        error, logged with the scope; the client sees no detail); else ``None``.
+    :returns: the 403 of the first scope that does not hold (``insufficient-scope``
+        naming it, or ``reverification-error``); a 500 ``configuration-invalid`` for
+        an invalid scope that :func:`check_scopes` did not catch at start-up (logged
+        with the scope; the client sees no detail); else ``None``.
     """
     for scope in scopes:
-        if scope == "authenticated":
-            continue
-        kind, sep, name = scope.partition(":")
-        if not sep or not name or kind not in _SCOPE_KINDS:
-            logger.error(
-                "clerk-auth: unknown FastAPI security scope %r; use authenticated, role:…, "
-                "permission:…, feature:… or plan:…",
-                scope,
-            )
+        try:
+            required = _scope_requirements(scope)
+        except ConfigurationError as exc:
+            logger.error("clerk-auth: unknown FastAPI security scope %r: %s", scope, exc.message)
             return ConfigurationError("The server is misconfigured.")
-        if not claims.has(**{kind: name}):
-            return AuthorizationError()
+        if required:
+            try:
+                required.check(claims)
+            except AuthorizationError as exc:
+                return exc
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _scope_requirements(scope: str) -> Requirements:
+    # Scopes are literals in the app's code: a few distinct strings, parsed once each.
+    return Requirements.from_scope(scope)
+
+
+def _route_scopes(dependant: Any) -> Iterator[tuple[Any, list[str]]]:
+    """Every Clerk dependency under ``dependant``, with the scopes FastAPI gives it
+    (``security_scopes`` up to FastAPI 0.11x, ``own/parent_oauth_scopes`` since)."""
+    for sub in getattr(dependant, "dependencies", ()):
+        if isinstance(sub.call, ClerkDependency):
+            scopes = [
+                *(getattr(sub, "security_scopes", None) or ()),
+                *(getattr(sub, "parent_oauth_scopes", None) or ()),
+                *(getattr(sub, "own_oauth_scopes", None) or ()),
+            ]
+            yield sub.call, scopes
+        yield from _route_scopes(sub)
+
+
+def _api_routes(routes: Iterable[Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    """``(path, dependant)`` of every route FastAPI built, into included routers
+    (recent FastAPI keeps them as one entry holding the router: ``original_router``)."""
+    for route in routes:
+        dependant = getattr(route, "dependant", None)
+        if dependant is not None:
+            yield prefix + str(getattr(route, "path", "")), dependant
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            inner = prefix + str(getattr(context, "prefix", "") or "")
+            yield from _api_routes(getattr(included, "routes", ()), inner)
+
+
+def check_scopes(app: FastAPI) -> None:
+    """Refuse, now, every ``Security(<clerk dependency>, scopes=[...])`` of the app's
+    routes that names an invalid scope (``scopes=["admin"]`` for ``role:admin``,
+    ``permission:reports:read`` without ``org:``): FastAPI gives a dependency its
+    scopes only per request, so this walks the routes FastAPI built instead.
+    :func:`install_exception_handler` runs it at start-up (in the lifespan); call it
+    yourself after declaring the routes of an app that never runs one.
+
+    :raises ConfigurationError: naming every invalid scope with its route.
+    """
+    problems: list[str] = []
+    for path, dependant in _api_routes(app.routes, ""):
+        for _dependency, scopes in _route_scopes(dependant):
+            for scope in dict.fromkeys(scopes):
+                try:
+                    _scope_requirements(scope)
+                except ConfigurationError as exc:
+                    problems.append(f"{path}: scope {scope!r}: {exc.message}")
+    if problems:
+        raise ConfigurationError("invalid FastAPI security scopes: " + "; ".join(problems))
 
 
 #: The default dependencies: the middleware's result when it is installed, otherwise
@@ -270,10 +351,16 @@ def requires_auth(
     permission: Names = None,
     feature: Names = None,
     plan: Names = None,
+    reverification: ReverificationConfig | None = None,
     allow_pending: bool | None = None,
 ) -> ClerkDependency:
     """``Security(requires_auth(role="org:admin"))``: the default :class:`ClerkAuth`'s
     :meth:`~ClerkAuth.require`."""
     return clerk_auth.require(
-        role=role, permission=permission, feature=feature, plan=plan, allow_pending=allow_pending
+        role=role,
+        permission=permission,
+        feature=feature,
+        plan=plan,
+        reverification=reverification,
+        allow_pending=allow_pending,
     )

@@ -104,6 +104,20 @@ def test_the_seed_fetch_code_in_headless_chromium() -> None:
             raw = by_cell[key, api]["raw"]
             assert "error" not in raw, raw
             assert (raw["status"], raw["body"]["reason"]) == (401, reason)
+        # Step-up: a recent second factor passes the sensitive route; an old one gets
+        # Clerk's 403, and the page read the level to ask for from clerk_error.
+        assert by_cell["step-up-fresh", api]["status"] == 200
+        stale = by_cell["step-up-stale", api]
+        assert stale["raw"]["status"] == 403
+        assert stale["raw"]["body"] == {
+            "clerk_error": {
+                "type": "forbidden",
+                "reason": "reverification-error",
+                "metadata": {"reverification": "strict"},
+            }
+        }
+        assert stale["level"] == "strict"
+        assert stale["shown"] == "403 reverification-error (strict)"
         # The preflight the browser sent on its own, and the GET it let through.
         preflight = by_cell["preflight", api]["raw"]["preflight"]
         assert preflight is not None
@@ -126,6 +140,7 @@ def test_the_seed_fetch_code_in_headless_chromium() -> None:
             assert p["allow_origin"] == stack.frontend_origin
             assert "authorization" in (p["allow_headers"] or "").lower()
         authorized = [r for r in requests if r["api"] == api and r["authorization"]]
-        assert len(authorized) >= 5  # valid, expired, other-azp, forged, preflight's GET
+        # valid, expired, other-azp, forged, the two step-up calls, preflight's GET
+        assert len(authorized) >= 7
         assert all(r["origin"] == stack.frontend_origin for r in authorized)
     assert time.monotonic() - started < BUDGET

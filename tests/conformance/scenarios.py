@@ -108,6 +108,15 @@ TOKENS: dict[str, TokenBuilder] = {
     "m2m-sub": _mint(sub="mch_2abc"),
     "oauth-typ": _mint(typ="at+jwt"),
     "m2m-cat": _mint(cat=CAT_M2M),
+    # fva: [minutes since the first factor, since the second], -1 = never.
+    "fva-fresh": _mint(fva=[30, 9]),
+    "fva-stale": _mint(fva=[0, 10]),
+    "fva-no-second-factor": _mint(fva=[9, -1]),
+    "fva-no-second-factor-stale": _mint(fva=[10, -1]),
+    "fva-never": _mint(fva=[-1, -1]),
+    "fva-missing": _mint(),
+    "fva-stale-v2": _mint(version=2, fva=[0, 10]),
+    "fva-fresh-member": _mint(org=MEMBER, fva=[0, 0]),
 }
 
 
@@ -193,6 +202,11 @@ class Expect:
     user_id: str | None = None
     retry_after: bool = False
     fetches: int | None = None
+    #: The exact body bytes of a refusal, when its shape is not ``{error, reason,
+    #: message}`` (Clerk's ``clerk_error`` for a reverification refusal).
+    body: bytes | None = None
+    #: What a 403 ``insufficient-scope`` body names as required (issue 16).
+    required: dict[str, list[str]] | None = None
 
 
 def ok(user_id: str | None = USER) -> Expect:
@@ -205,9 +219,26 @@ def unauthorized(reason: str, www: str = INVALID, fetches: int | None = None) ->
     return Expect(401, www, reason, fetches=fetches)
 
 
-def forbidden() -> Expect:
-    """403 ``insufficient_scope``."""
-    return Expect(403, SCOPE, "insufficient-scope")
+#: What /admin and /reports require, as their 403 names it.
+NEEDS_ROLE = {"roles": ["org:admin"]}
+NEEDS_PERMISSION = {"permissions": ["org:reports:read"]}
+
+
+def forbidden(required: dict[str, list[str]]) -> Expect:
+    """403 ``insufficient_scope``, naming what the route ``required``."""
+    return Expect(403, SCOPE, "insufficient-scope", required=required)
+
+
+#: What ``/sensitive`` (``reverification="strict"``) answers a too-old ``fva``, exactly.
+REVERIFY_STRICT = (
+    b'{"clerk_error":{"type":"forbidden","reason":"reverification-error",'
+    b'"metadata":{"reverification":"strict"}}}'
+)
+
+
+def reverify() -> Expect:
+    """403 ``insufficient_scope`` with Clerk's reverification body."""
+    return Expect(403, SCOPE, "reverification-error", body=REVERIFY_STRICT)
 
 
 def unavailable(fetches: int | None = None) -> Expect:
@@ -365,14 +396,32 @@ SCENARIOS: tuple[Scenario, ...] = (
     S("m2m-category", unauthorized("token-type-mismatch"), "m2m-cat"),
     # Roles and permissions, v1 and v2 claims (403 insufficient_scope).
     S("role-v1-allowed", ok(), "v1-admin", path="/admin"),
-    S("role-v1-denied", forbidden(), "v1-member", path="/admin"),
+    S("role-v1-denied", forbidden(NEEDS_ROLE), "v1-member", path="/admin"),
     S("role-v2-allowed", ok(), "v2-admin", path="/admin"),
-    S("role-v2-denied", forbidden(), "v2-member", path="/admin"),
-    S("role-no-org", forbidden(), path="/admin"),
+    S("role-v2-denied", forbidden(NEEDS_ROLE), "v2-member", path="/admin"),
+    S("role-no-org", forbidden(NEEDS_ROLE), path="/admin"),
     S("permission-v1-allowed", ok(), "v1-admin", path="/reports"),
-    S("permission-v1-denied", forbidden(), "v1-member", path="/reports"),
+    S("permission-v1-denied", forbidden(NEEDS_PERMISSION), "v1-member", path="/reports"),
     S("permission-v2-allowed", ok(), "v2-admin", path="/reports"),
-    S("permission-v2-denied", forbidden(), "v2-member", path="/reports"),
+    S("permission-v2-denied", forbidden(NEEDS_PERMISSION), "v2-member", path="/reports"),
+    # Reverification (step-up): /sensitive requires "strict" (second factor < 10 min).
+    S("reverification-fresh", ok(), "fva-fresh", path="/sensitive"),
+    S("reverification-stale", reverify(), "fva-stale", path="/sensitive"),
+    S("reverification-stale-v2", reverify(), "fva-stale-v2", path="/sensitive"),
+    S("reverification-no-2fa-fresh", ok(), "fva-no-second-factor", path="/sensitive"),
+    S("reverification-no-2fa-stale", reverify(), "fva-no-second-factor-stale", path="/sensitive"),
+    S("reverification-never", reverify(), "fva-never", path="/sensitive"),
+    S("reverification-fva-missing", reverify(), "fva-missing", path="/sensitive"),
+    S("reverification-fresh-member", ok(), "fva-fresh-member", path="/sensitive"),
+    S("reverification-unneeded-elsewhere", ok(), "fva-stale"),
+    S(
+        "reverification-no-token",
+        unauthorized("session-token-and-uat-missing", NO_TOKEN),
+        None,
+        "none",
+        path="/sensitive",
+    ),
+    S("reverification-expired", unauthorized("token-expired"), "expired", path="/sensitive"),
     S(
         "role-route-no-token",
         unauthorized("session-token-and-uat-missing", NO_TOKEN),

@@ -111,7 +111,15 @@ def test_scenario(world: World, scenario: Scenario) -> None:
     body = json.loads(response.content)
     if expect.status == 200:
         assert body == {"user_id": expect.user_id}
+    elif expect.body is not None:
+        assert response.content == expect.body
+        assert body["clerk_error"]["reason"] == expect.reason
+        assert response.headers.get("Cache-Control") == "no-store"
     else:
         assert body["reason"] == expect.reason
-        assert set(body) == {"error", "reason", "message"}
+        if expect.required is None:
+            assert set(body) == {"error", "reason", "message"}
+        else:
+            assert set(body) == {"error", "reason", "message", "required"}
+            assert body["required"] == expect.required
         assert response.headers.get("Cache-Control") == "no-store"

@@ -546,7 +546,8 @@ class TestAuthenticateRequest:
         assert not Requirements()
         assert not Requirements.of()
         assert Requirements.of(plan="pro")
-        assert Requirements.of(role="admin", permission=("a", "b")).permissions == ("a", "b")
+        perms = ("org:a:read", "org:b:read")  # issue 16: names Clerk could issue
+        assert Requirements.of(role="admin", permission=perms).permissions == perms
 
 
 class TestPrepareRequest:

@@ -78,6 +78,10 @@ class TestCommand:
             assert results["expired", api]["reason"] == "token-expired"
             assert results["other-azp", api]["reason"] == "token-invalid-authorized-parties"
             assert results["forged", api]["reason"] == "token-invalid-signature"
+            assert results["step-up-fresh", api]["status"] == 200
+            stale = results["step-up-stale", api]
+            assert (stale["status"], stale["reason"]) == (403, "reverification-error")
+            assert stale["answer"] == "403 reverification-error (strict)"
             assert results["none", api]["reason"] == "session-token-and-uat-missing"
             assert 200 <= results["preflight", api]["status"] < 300
 
@@ -129,9 +133,13 @@ class TestStack:
     ("overrides", "failing"),
     [
         pytest.param({"authorized_parties": ()}, {"other-azp"}, id="no-authorized-parties"),
-        # The issuer is checked after exp and azp (Clerk's order): only the valid token
-        # shows it.
-        pytest.param({"issuer": "https://clerk.elsewhere.test"}, {"valid"}, id="wrong-issuer"),
+        # The issuer is checked after exp and azp (Clerk's order): only the valid tokens
+        # (the step-up cases' too) show it.
+        pytest.param(
+            {"issuer": "https://clerk.elsewhere.test"},
+            {"valid", "step-up-fresh", "step-up-stale"},
+            id="wrong-issuer",
+        ),
     ],
 )
 def test_a_misconfigured_api_fails_the_table(overrides: dict[str, Any], failing: set[str]) -> None:
@@ -173,6 +181,18 @@ class TestJudge:
             "preflight-other", status=200, allow_origin="https://other-app.example"
         )
         assert self.judge("preflight-other", status=400)
+
+    def test_a_step_up_403_must_name_the_level(self) -> None:
+        def hint(level: Any) -> dict[str, Any]:
+            error = {"type": "forbidden", "reason": "reverification-error"}
+            return {"clerk_error": {**error, "metadata": {"reverification": level}}}
+
+        origin = {"allow_origin": self.ORIGIN}
+        assert self.judge("step-up-stale", status=403, body=hint("strict"), **origin)
+        assert not self.judge("step-up-stale", status=403, body=hint("lax"), **origin)
+        plain = {"reason": "reverification-error"}  # not Clerk's shape: clerk-js ignores it
+        assert not self.judge("step-up-stale", status=403, body=plain, **origin)
+        assert not self.judge("step-up-fresh", status=403, body=hint("strict"), **origin)
 
     def test_no_answer_is_not_ok(self) -> None:
         assert not self.judge("none", error="ConnectError: refused")

@@ -377,7 +377,7 @@ def test_decorated_views_keep_their_signature() -> None:
 
     pairs: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
         (require_auth(view), view),
-        (require_auth(optional=True, permission=["a", "b"])(view), view),
+        (require_auth(optional=True, permission=["org:a:read", "org:b:read"])(view), view),
         (require_auth(async_view), async_view),
     ]
     for decorated, original in pairs:

@@ -52,7 +52,9 @@ def check_answer(answer: Answer, req: Req, world: World, logs: str) -> None:
         # An optional route runs signed out for any token problem; only a server-side
         # failure (keys unavailable, a refused secret key) may stop it.
         assert req.path != "/optional" or status >= 500, "an optional route refused"
-        assert set(data) == {"error", "reason", "message"}
+        # A 403 names what the route required (issue 16); nothing else is added.
+        extra = {"required"} if data.get("reason") == "insufficient-scope" else set()
+        assert set(data) == {"error", "reason", "message", *extra}
         assert data["reason"] in REASONS
         assert REASONS[data["reason"]].status == status
         assert dict((k.lower(), v) for k, v in headers)["cache-control"] == "no-store"

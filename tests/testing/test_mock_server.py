@@ -401,6 +401,14 @@ class TestTokenEndpoint:
         assert (claims["org_id"], claims["org_role"]) == ("org_1", "org:admin")
         assert claims["org_permissions"] == ["org:a:read"]
 
+    def test_fva_from_query_and_json(self, http: httpx.Client, clerk: MockClerk) -> None:
+        # What a page asks for to try a reverification-protected route.
+        response = http.post(clerk.token_url, params={"fva": "30,-1"})
+        assert decode(response.json()["jwt"])[1]["fva"] == [30, -1]
+        response = http.post(clerk.token_url, json={"fva": [0, 5]})
+        assert decode(response.json()["jwt"])[1]["fva"] == [0, 5]
+        assert http.post(clerk.token_url, params={"fva": "soon"}).status_code == 400
+
     def test_post_json(self, http: httpx.Client, clerk: MockClerk) -> None:
         body = {
             "sub": "user_2",

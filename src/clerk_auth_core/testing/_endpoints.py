@@ -239,7 +239,8 @@ def _token_params(request: Request) -> dict[str, Any]:
         if name in params:
             params[name] = _number(params[name])
     if isinstance(params.get("fva"), str):
-        params["fva"] = [int(v) for v in params["fva"].split(",")]
+        # fva=30,-1 in a query: minutes since the first and the second factor.
+        params["fva"] = [int(part) for part in params["fva"].split(",")]
     if "org_id" in params:
         permissions = params.pop("org_permissions", "")
         if isinstance(permissions, str):

@@ -5,8 +5,8 @@ The API every driver serves (the conformance table's routes):
 - ``GET /protected`` → ``{"user_id": …}`` for a verified session;
 - ``GET /optional`` → ``{"user_id": … | null}``, running signed out too;
 - ``GET /admin`` (role ``org:admin``), ``GET /reports`` (permission
-  ``org:reports:read``), ``GET /pending-ok`` (``allow_pending=True``), each
-  ``{"user_id": …}``;
+  ``org:reports:read``), ``GET /pending-ok`` (``allow_pending=True``), ``GET
+  /sensitive`` (``reverification="strict"``), each ``{"user_id": …}``;
 - CORS for the configured authorized parties, so ``OPTIONS /protected`` preflights from
   them are answered ``200`` with ``Access-Control-Allow-Origin`` (and never refused by
   auth).
@@ -27,7 +27,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from clerk_auth_core import ClerkConfig
 
-__all__ = ["DRIVERS", "ROLE", "PERMISSION", "Driver", "load", "serve_wsgi"]
+__all__ = ["DRIVERS", "PERMISSION", "REVERIFICATION", "ROLE", "Driver", "load", "serve_wsgi"]
 
 #: Driver module name → the framework module it needs (skipped when not installed).
 DRIVERS: dict[str, str | None] = {
@@ -40,6 +40,8 @@ DRIVERS: dict[str, str | None] = {
 #: What ``/admin`` and ``/reports`` require.
 ROLE = "org:admin"
 PERMISSION = "org:reports:read"
+#: What ``/sensitive`` requires: a second factor within 10 minutes (Clerk's preset).
+REVERIFICATION = "strict"
 
 
 class Driver(Protocol):

@@ -13,7 +13,7 @@ from typing import Any
 from clerk_auth_core import ClerkConfig, Requirements, authenticate_with
 from clerk_auth_core.io import key_provider
 
-from . import PERMISSION, ROLE, serve_wsgi
+from . import PERMISSION, REVERIFICATION, ROLE, serve_wsgi
 
 # path -> (requirements, optional, allow_pending)
 ROUTES = {
@@ -22,6 +22,7 @@ ROUTES = {
     "/admin": (Requirements.of(role=ROLE), False, None),
     "/reports": (Requirements.of(permission=PERMISSION), False, None),
     "/pending-ok": (Requirements(), False, True),
+    "/sensitive": (Requirements.of(reverification=REVERIFICATION), False, None),
 }
 
 

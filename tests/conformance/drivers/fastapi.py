@@ -15,7 +15,7 @@ from clerk_auth_core import ClerkConfig, SessionClaims
 from clerk_auth_starlette import ClerkAuthMiddleware
 from clerk_auth_starlette.fastapi import ClerkAuth, install_exception_handler
 
-from . import PERMISSION, ROLE
+from . import PERMISSION, REVERIFICATION, ROLE
 from .starlette import serve_asgi
 
 __all__ = ["make_app", "make_pair_app", "serve", "serve_pair"]
@@ -43,6 +43,7 @@ def make_app(config: ClerkConfig) -> FastAPI:
     Admin = Annotated[SessionClaims, Security(auth.require(role=ROLE))]
     Reports = Annotated[SessionClaims, Security(auth.require(permission=PERMISSION))]
     Pending = Annotated[SessionClaims, Depends(auth.require(allow_pending=True))]
+    Sensitive = Annotated[SessionClaims, Depends(auth.require(reverification=REVERIFICATION))]
 
     @app.get("/protected")
     async def protected(claims: Claims) -> dict[str, str | None]:
@@ -62,6 +63,10 @@ def make_app(config: ClerkConfig) -> FastAPI:
 
     @app.get("/pending-ok")
     async def pending(claims: Pending) -> dict[str, str | None]:
+        return {"user_id": claims.user_id}
+
+    @app.get("/sensitive")
+    async def sensitive(claims: Sensitive) -> dict[str, str | None]:
         return {"user_id": claims.user_id}
 
     return app

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, Response, request
 from clerk_auth_core import ClerkConfig
 from clerk_auth_flask import ClerkAuth, get_auth, require_auth
 
-from . import PERMISSION, ROLE, serve_wsgi
+from . import PERMISSION, REVERIFICATION, ROLE, serve_wsgi
 
 
 def _user_id() -> dict[str, str | None]:
@@ -39,6 +39,9 @@ def make_app(config: ClerkConfig) -> Flask:
     app.get("/admin", endpoint="admin")(require_auth(role=ROLE)(_user_id))
     app.get("/reports", endpoint="reports")(require_auth(permission=PERMISSION)(_user_id))
     app.get("/pending-ok", endpoint="pending")(require_auth(allow_pending=True)(_user_id))
+    app.get("/sensitive", endpoint="sensitive")(
+        require_auth(reverification=REVERIFICATION)(_user_id)
+    )
     return app
 
 

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 from clerk_auth_core import ClerkConfig
 from clerk_auth_starlette import ClerkAuthMiddleware, get_auth, require_auth
 
-from . import PERMISSION, ROLE
+from . import PERMISSION, REVERIFICATION, ROLE
 
 __all__ = ["make_app", "make_pair_app", "serve", "serve_asgi", "serve_pair"]
 
@@ -68,6 +68,7 @@ def make_app(config: ClerkConfig) -> Starlette:
         Route("/admin", require_auth(role=ROLE)(user_id)),
         Route("/reports", require_auth(permission=PERMISSION)(user_id)),
         Route("/pending-ok", require_auth(allow_pending=True)(user_id)),
+        Route("/sensitive", require_auth(reverification=REVERIFICATION)(user_id)),
     ]
     middleware = [
         Middleware(
