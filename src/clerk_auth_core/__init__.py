@@ -47,12 +47,12 @@ from ._request import (
     HttpAnswer,
     PendingRequest,
     RequestState,
-    Requirements,
     authenticate_request,
     http_answer,
     is_preflight,
     prepare_request,
 )
+from ._requirements import Requirements, session_scopes
 from ._reverification import Reverification, ReverificationConfig
 from ._tokens import UnverifiedToken, parse_token
 from ._verify import verify_token
@@ -107,6 +107,7 @@ __all__ = (
     "parse_cookies",
     "parse_token",
     "prepare_request",
+    "session_scopes",
     "settings_from_mapping",
     "validate_claims",
     "verify_token",

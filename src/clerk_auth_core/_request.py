@@ -18,19 +18,17 @@ here, once, by :func:`http_answer`; the adapters only translate it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any, Literal, TypeAlias
 
 import attrs
 
 from ._cache import Remembered
-from ._claims import SessionClaims, session_reverified
+from ._claims import SessionClaims
 from ._config import ClerkConfig
 from ._errors import (
     REASONS,
     AuthorizationError,
     ClerkAuthError,
-    ConfigurationError,
     KeyResolutionError,
     Reason,
     ReverificationError,
@@ -39,7 +37,7 @@ from ._errors import (
 )
 from ._extract import ExtractedToken, HeadersInput, find_token, get_header
 from ._keys import KeySet
-from ._reverification import Reverification, ReverificationConfig
+from ._requirements import Requirements
 from ._tokens import UnverifiedToken
 from ._verify import parse_for, remembered, verify_parsed, verify_remembered
 
@@ -154,159 +152,6 @@ def http_answer(error: ClerkAuthError, *, realm: str | None = None) -> HttpAnswe
             # The route's own requirements (not secrets): what the user lacks.
             body["required"] = required
     return HttpAnswer(status=error.status, headers=tuple(headers), body=body)
-
-
-def _reverification(value: ReverificationConfig | None) -> Reverification | None:
-    return None if value is None else Reverification.of(value)
-
-
-#: What a scope of each kind names (FastAPI ``Security(..., scopes=["role:admin"])``).
-SCOPE_KINDS = ("role", "permission", "feature", "plan", "reverification")
-_SHAPES = {
-    "role": "org:<key> (or <key>), e.g. org:admin",
-    "permission": "org:<feature>:<permission>, e.g. org:reports:read",
-    "feature": "<name>, user:<name> or org:<name>, e.g. org:reports",
-    "plan": "<name>, user:<name> or org:<name>, e.g. user:pro",
-}
-
-
-def check_name(kind: str, name: object) -> None:
-    """Refuse a ``kind`` (role, permission, feature, plan) value that cannot be a Clerk
-    name, so a typo fails where the route is declared, not as a 403 for everyone.
-
-    Clerk's keys: roles ``org:<key>`` (the short ``<key>`` is accepted, as
-    :meth:`SessionClaims.has` does), permissions ``org:<feature>:<permission>``,
-    features and plans ``<name>`` in either scope or ``user:<name>`` / ``org:<name>``.
-    None has whitespace or a comma (v2 claims are comma lists).
-
-    :raises ConfigurationError: naming the value and the shape it must have.
-    """
-    if not isinstance(name, str):
-        raise ConfigurationError(f"{kind}={name!r}: a {kind} is a string ({_SHAPES[kind]}).")
-    parts = name.split(":")
-    if kind == "role":
-        ok = len(parts) == 1 or (len(parts) == 2 and parts[0] == "org")
-    elif kind == "permission":
-        ok = len(parts) == 3 and parts[0] == "org"
-    else:
-        ok = len(parts) == 1 or (len(parts) == 2 and parts[0] in ("user", "org"))
-    if ok and all(parts) and not any(c.isspace() or c == "," for c in name):
-        return
-    raise ConfigurationError(
-        f"{kind}={name!r} cannot be a Clerk {kind} name: {kind}s read {_SHAPES[kind]}."
-    )
-
-
-def _names(kind: str) -> Any:
-    def validate(instance: object, attribute: object, names: tuple[str, ...]) -> None:
-        for name in names:
-            check_name(kind, name)
-
-    return validate
-
-
-@attrs.frozen(kw_only=True)
-class Requirements:
-    """What a route demands beyond a valid session; each field is any-of.
-
-    Every value is validated when the requirements are built (:func:`check_name`;
-    ``reverification``, a Clerk preset or ``{"level": …, "afterMinutes": N}``, by
-    :class:`Reverification`), so a typo fails at declaration, not on a request.
-    """
-
-    roles: tuple[str, ...] = attrs.field(default=(), validator=_names("role"))
-    permissions: tuple[str, ...] = attrs.field(default=(), validator=_names("permission"))
-    features: tuple[str, ...] = attrs.field(default=(), validator=_names("feature"))
-    plans: tuple[str, ...] = attrs.field(default=(), validator=_names("plan"))
-    reverification: Reverification | None = attrs.field(default=None, converter=_reverification)
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        role: str | Iterable[str] | None = None,
-        permission: str | Iterable[str] | None = None,
-        feature: str | Iterable[str] | None = None,
-        plan: str | Iterable[str] | None = None,
-        reverification: ReverificationConfig | None = None,
-    ) -> Requirements:
-        """Build from the keyword style of ``@require_auth(role=…, permission=…)``.
-
-        :raises ConfigurationError: for a value that cannot be a Clerk name, an empty
-            list (it would require nothing), or an invalid ``reverification``.
-        """
-
-        return cls(
-            roles=_tuple("role", role),
-            permissions=_tuple("permission", permission),
-            features=_tuple("feature", feature),
-            plans=_tuple("plan", plan),
-            reverification=reverification,
-        )
-
-    @classmethod
-    def from_scope(cls, scope: str) -> Requirements:
-        """What one scope requires: ``authenticated`` (nothing more), or ``role:``,
-        ``permission:``, ``feature:``, ``plan:`` or ``reverification:`` followed by a
-        value (``role:admin``, ``reverification:strict``).
-
-        :raises ConfigurationError: for a scope of no known kind or an invalid value.
-        """
-        if scope == "authenticated":
-            return cls()
-        kind, sep, value = scope.partition(":")
-        if not sep or kind not in SCOPE_KINDS:
-            raise ConfigurationError(
-                f"unknown security scope {scope!r}; use authenticated, or one of "
-                f"{', '.join(k + ':…' for k in SCOPE_KINDS)}."
-            )
-        return cls.of(**{kind: value})
-
-    @property
-    def named(self) -> dict[str, list[str]]:
-        """What a 403 says was required: the non-empty kinds, as declared."""
-        required = {
-            "roles": list(self.roles),
-            "permissions": list(self.permissions),
-            "features": list(self.features),
-            "plans": list(self.plans),
-        }
-        return {kind: names for kind, names in required.items() if names}
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.roles
-            or self.permissions
-            or self.features
-            or self.plans
-            or self.reverification is not None
-        )
-
-    def check(self, claims: SessionClaims) -> None:
-        """:raises AuthorizationError: (403) when the session lacks what is required:
-        ``insufficient-scope`` first (reverifying would not help), then
-        :class:`ReverificationError` when the factor verification is too old."""
-        if not claims.has(
-            role=self.roles or None,
-            permission=self.permissions or None,
-            feature=self.features or None,
-            plan=self.plans or None,
-        ):
-            raise AuthorizationError(required=self.named)
-        step_up = self.reverification
-        if step_up is not None and not session_reverified(
-            claims, step_up.level, step_up.after_minutes
-        ):
-            raise ReverificationError(step_up)
-
-
-def _tuple(kind: str, value: str | Iterable[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    names = (value,) if isinstance(value, str) else tuple(value)
-    if not names:
-        raise ConfigurationError(f"{kind}=[] requires nothing; leave it out or name one.")
-    return names
 
 
 # Not slotted: every request builds one, in one step (_state).

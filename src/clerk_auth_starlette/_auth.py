@@ -34,6 +34,7 @@ from clerk_auth_core import (
     SessionClaims,
     authenticate_with_async,
     http_answer,
+    session_scopes,
 )
 from clerk_auth_core._refusal_log import RefusalLog, warm_up_failure
 from clerk_auth_core.io import async_key_provider
@@ -97,28 +98,6 @@ class ClerkUser(BaseUser):
         return f"ClerkUser({self.claims.user_id!r})"
 
 
-def _scopes(claims: SessionClaims) -> tuple[str, ...]:
-    # For Starlette's @requires(...): one scope per role and per permission. Members of
-    # an organisation share role and permissions, so the list is built once per set.
-    key = (claims.org_role, claims.org_permissions)
-    scopes = _scopes_memo.get(key)
-    if scopes is None:
-        built = ["authenticated"]
-        if claims.org_role:
-            built.append(f"role:{claims.org_role}")
-        built.extend(f"permission:{p}" for p in claims.org_permissions)
-        scopes = tuple(built)
-        if len(_scopes_memo) < _SCOPES_ENTRIES:
-            _scopes_memo[key] = scopes
-    return scopes
-
-
-#: Bounded: once full, further sets are built each time (no lock needed, see
-#: clerk_auth_core's token cache for why a dict is safe here).
-_SCOPES_ENTRIES = 256
-_scopes_memo: dict[tuple[str | None, tuple[str, ...]], tuple[str, ...]] = {}
-
-
 def _annotate(scope: Scope, state: RequestState) -> None:
     scope.setdefault("state", {})[STATE_KEY] = state
     claims = state.claims
@@ -126,7 +105,9 @@ def _annotate(scope: Scope, state: RequestState) -> None:
         scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
     else:
         scope["user"] = ClerkUser(claims)
-        scope["auth"] = AuthCredentials(_scopes(claims))  # a list of its own, per request
+        # The core's scope vocabulary (session_scopes), so @requires("role:admin")
+        # means what Security(..., scopes=["role:admin"]) means; a list of its own.
+        scope["auth"] = AuthCredentials(session_scopes(claims))
 
 
 def get_request_state(conn: HTTPConnection) -> RequestState | None:

@@ -106,7 +106,13 @@ async def test_signed_in_sets_user_auth_and_state(clerk: MockClerk) -> None:
         "authenticated": True,
         "display_name": "user_1",
         "identity": "user_1",
-        "scopes": ["authenticated", "role:org:admin", "permission:org:invoices:read"],
+        # The core's vocabulary (issue 13): the role in both spellings.
+        "scopes": [
+            "authenticated",
+            "role:org:admin",
+            "role:admin",
+            "permission:org:invoices:read",
+        ],
     }
 
 
