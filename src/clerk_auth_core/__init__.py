@@ -41,7 +41,7 @@ from ._jwks import (
     UseKeysAndRefresh,
     WaitForFetch,
 )
-from ._jwks_fetch import FetchFailure, FetchRequest
+from ._jwks_exchange import FetchFailure, FetchRequest
 from ._keys import DroppedKey, KeySet, VerificationKey
 from ._request import (
     HttpAnswer,

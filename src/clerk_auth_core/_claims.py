@@ -4,6 +4,19 @@
 ``azp``, ``exp``, ``nbf``, ``iat``, then ours: ``sid``, the lifetime cap, ``iss``.
 :meth:`SessionClaims.from_payload` decodes v1 and v2 (``v: 2``) claim sets into the
 same typed fields, so callers never branch on the token generation.
+
+Where a rule is written, and what binds the copies (one rule, one home):
+
+- every rule, in order: :func:`_validate_in_order`, the reference;
+- all of them at once, for a payload as Clerk issues it: the one expression at the top
+  of :func:`validate_claims` (measured: the path of every first sight), held equal to
+  the reference by ``tests/core/test_claims.py::TestValidateClaimsCommonCase``;
+- the time window (``exp``, ``nbf``, ``iat`` with the skew): :func:`time_refusal`, which
+  the reference and the cache hit (``_verify.verify_remembered``) both call, the cache
+  hit held equal to a full verification by
+  ``tests/core/test_cache.py::TestTimeOnEveryHit``;
+- what a configuration contributes: :class:`ClaimRules`, built once by
+  :class:`~clerk_auth_core.ClerkConfig`.
 """
 
 from __future__ import annotations
@@ -11,18 +24,22 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 
-from ._cache import remember
+from ._bounded import remember
 from ._errors import Reason, TokenVerificationError
 from ._reverification import Reverification, ReverificationConfig, ages_fresh, reverified
 
-if TYPE_CHECKING:
-    from ._config import ClerkConfig
-
-__all__ = ["Actor", "SessionClaims", "decode_claims", "validate_claims"]
+__all__ = [
+    "Actor",
+    "ClaimRules",
+    "SessionClaims",
+    "decode_claims",
+    "time_refusal",
+    "validate_claims",
+]
 
 #: Time claims beyond 2^53 are absurd (and lose precision as doubles).
 MAX_TIME: Final = 2**53
@@ -52,8 +69,55 @@ def _time_claim(payload: Mapping[str, Any], name: str) -> float | None:
     return value
 
 
-def validate_claims(payload: Mapping[str, Any], config: ClerkConfig, now: float) -> None:
-    """Check a verified payload against the configuration at time ``now`` (unix seconds).
+@attrs.frozen(kw_only=True)
+class ClaimRules:
+    """What a configuration asks of a payload's claims, derived once by
+    :class:`~clerk_auth_core.ClerkConfig` (its ``_claim_rules``)."""
+
+    #: Seconds of leeway on ``exp``, ``nbf`` and ``iat`` (``CLERK_CLOCK_SKEW``).
+    skew: float = 5.0
+    #: ``azp`` must be one of these when not empty (``CLERK_AUTHORIZED_PARTIES``).
+    parties: tuple[str, ...] = ()
+    #: Refuse ``exp - iat`` above this (``CLERK_MAX_TOKEN_LIFETIME``).
+    max_lifetime: float = 3600.0
+    #: ``iss`` must equal this when known.
+    issuer: str | None = None
+    #: Checked against ``aud`` when both are present (``CLERK_AUDIENCE``).
+    audience: tuple[str, ...] = ()
+
+
+class _Configured(Protocol):
+    # What validate_claims needs of a ClerkConfig (typed so, this module imports none).
+    @property
+    def _claim_rules(self) -> ClaimRules: ...
+
+
+def time_refusal(
+    now: float,
+    skew: float,
+    exp: float | None = None,
+    nbf: float | None = None,
+    iat: float | None = None,
+) -> str | None:
+    """The reason the time window refuses these claims at ``now``, else ``None``
+    (each bound checked only for a claim given, in Clerk's order):
+
+    - expired when ``exp <= now - skew`` (RFC 7519 §4.1.4, Clerk's bound);
+    - not active yet while ``nbf > now + skew`` (RFC 7519 §4.1.5);
+    - ``iat`` in the future when ``iat > now + skew`` (ours).
+    """
+    if exp is not None and exp <= now - skew:
+        return Reason.TOKEN_EXPIRED
+    if nbf is not None and nbf > now + skew:
+        return Reason.TOKEN_NOT_ACTIVE_YET
+    if iat is not None and iat > now + skew:
+        return Reason.TOKEN_IAT_IN_THE_FUTURE
+    return None
+
+
+def validate_claims(payload: Mapping[str, Any], config: _Configured, now: float) -> None:
+    """Check a verified payload against the configuration (a
+    :class:`~clerk_auth_core.ClerkConfig`) at time ``now`` (unix seconds).
 
     :raises TokenVerificationError: with the reason of the first rule that fails.
     """
@@ -61,7 +125,9 @@ def validate_claims(payload: Mapping[str, Any], config: ClerkConfig, now: float)
     # sid, integer time claims, nbf present) that passes every rule. It only answers
     # "all rules hold"; anything else, every refusal included, runs the rules one by
     # one in their order (_validate_in_order), which decides and names the reason.
-    skew, parties, max_lifetime, issuer, audience = config._claim_rules
+    rules = config._claim_rules
+    skew = rules.skew
+    parties = rules.parties
     get = payload.get
     sub = get("sub")
     exp = get("exp")
@@ -74,7 +140,7 @@ def validate_claims(payload: Mapping[str, Any], config: ClerkConfig, now: float)
         type(sub) is str
         and sub
         and not sub.startswith("mch_")
-        and (not audience or "aud" not in payload)
+        and (not rules.audience or "aud" not in payload)
         and (not parties or (type(azp) is str and azp in parties))
         and type(exp) is int
         and type(nbf) is int
@@ -85,17 +151,18 @@ def validate_claims(payload: Mapping[str, Any], config: ClerkConfig, now: float)
         and -MAX_TIME <= iat <= ceiling
         and type(sid) is str
         and sid
-        and exp - iat <= max_lifetime
-        and (issuer is None or get("iss") == issuer)
+        and exp - iat <= rules.max_lifetime
+        and (rules.issuer is None or get("iss") == rules.issuer)
     ):
         return
     _validate_in_order(payload, config, now)
 
 
-def _validate_in_order(payload: Mapping[str, Any], config: ClerkConfig, now: float) -> None:
+def _validate_in_order(payload: Mapping[str, Any], config: _Configured, now: float) -> None:
     """:func:`validate_claims` rule by rule, in Clerk's order; the first failure wins."""
     failed = Reason.TOKEN_VERIFICATION_FAILED
-    skew = config.clock_skew
+    rules = config._claim_rules
+    skew = rules.skew
     get = payload.get
     # sub: a non-empty string; mch_ marks an M2M token (spec §6).
     sub = get("sub")
@@ -104,13 +171,13 @@ def _validate_in_order(payload: Mapping[str, Any], config: ClerkConfig, now: flo
     if sub.startswith("mch_"):
         raise TokenVerificationError(Reason.TOKEN_TYPE_MISMATCH)
     # aud: only when both an audience option and a token aud exist (Clerk).
-    if config.audience and "aud" in payload:
+    if rules.audience and "aud" in payload:
         aud = payload["aud"]
         auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if not any(isinstance(a, str) and a in config.audience for a in auds):
+        if not any(isinstance(a, str) and a in rules.audience for a in auds):
             raise TokenVerificationError(failed, "The 'aud' claim does not match.")
     # azp (§3.6): with a non-empty list, present, a string and exactly one entry.
-    parties = config.authorized_parties
+    parties = rules.parties
     if parties:
         azp = get("azp")
         if not isinstance(azp, str) or azp not in parties:
@@ -118,37 +185,42 @@ def _validate_in_order(payload: Mapping[str, Any], config: ClerkConfig, now: flo
     # The time claims. A plain int in range (what Clerk issues) needs no further look;
     # anything else (absent, a float, a bool, null …) goes to _time_claim, which decides
     # exactly as for every claim (type(True) is bool, not int).
-    # exp: required; expired when exp <= now - skew (RFC 7519 §4.1.4, Clerk's bound).
+    # Each is read, then its bound checked (time_refusal), before the next is read:
+    # an expired token with an odd nbf is token-expired, as in Clerk's order.
+    # exp: required.
     exp = get("exp")
     if type(exp) is not int or not -MAX_TIME <= exp <= MAX_TIME:
         exp = _time_claim(payload, "exp")
         if exp is None:
             raise TokenVerificationError(failed, "The 'exp' claim is missing.")
-    if exp <= now - skew:
-        raise TokenVerificationError(Reason.TOKEN_EXPIRED)
-    # nbf: optional; not active while nbf > now + skew (RFC 7519 §4.1.5).
+    reason = time_refusal(now, skew, exp=exp)
+    if reason is not None:
+        raise TokenVerificationError(reason)
+    # nbf: optional.
     nbf = get("nbf")
     if type(nbf) is not int or not -MAX_TIME <= nbf <= MAX_TIME:
         nbf = _time_claim(payload, "nbf")
-    if nbf is not None and nbf > now + skew:
-        raise TokenVerificationError(Reason.TOKEN_NOT_ACTIVE_YET)
-    # iat: required by us (every Clerk session token has it); not in the future.
+    reason = time_refusal(now, skew, nbf=nbf)
+    if reason is not None:
+        raise TokenVerificationError(reason)
+    # iat: required by us (every Clerk session token has it).
     iat = get("iat")
     if type(iat) is not int or not -MAX_TIME <= iat <= MAX_TIME:
         iat = _time_claim(payload, "iat")
         if iat is None:
             raise TokenVerificationError(failed, "The 'iat' claim is missing.")
-    if iat > now + skew:
-        raise TokenVerificationError(Reason.TOKEN_IAT_IN_THE_FUTURE)
+    reason = time_refusal(now, skew, iat=iat)
+    if reason is not None:
+        raise TokenVerificationError(reason)
     # sid: required by us; a session token always names its session.
     sid = get("sid")
     if not isinstance(sid, str) or not sid:
         raise TokenVerificationError(failed, "The 'sid' claim is missing.")
     # Lifetime cap: JWT-template tokens share the instance key but may live for years.
-    if exp - iat > config.max_token_lifetime:
+    if exp - iat > rules.max_lifetime:
         raise TokenVerificationError(failed, "The token lives longer than allowed.")
     # iss (ours): exact match whenever the issuer is known.
-    issuer = config.expected_issuer
+    issuer = rules.issuer
     if issuer is not None and get("iss") != issuer:
         raise TokenVerificationError(Reason.TOKEN_INVALID_ISSUER)
 

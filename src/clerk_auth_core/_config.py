@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._cache import TokenCache
+from ._claims import ClaimRules
 from ._errors import ConfigurationError
 from ._keys import KeySet
 
@@ -324,12 +325,15 @@ class ClerkConfig:
     # Derived once at construction: both are read on every request.
     _expected_issuer: str | None = attrs.field(default=None, init=False, repr=False, eq=False)
     _cookie_suffix: str | None = attrs.field(default=None, init=False, repr=False, eq=False)
-    #: What validate_claims reads, in one tuple: ``(clock_skew, authorized_parties,
-    #: max_token_lifetime, expected issuer, audience)``.
-    _claim_rules: tuple[float, tuple[str, ...], float, str | None, tuple[str, ...]] = attrs.field(
-        default=(5.0, (), 3600.0, None, ()), init=False, repr=False, eq=False
-    )
+    #: What validate_claims reads, derived once.
+    _claim_rules: ClaimRules = attrs.field(factory=ClaimRules, init=False, repr=False, eq=False)
     #: What this configuration has already verified or refused (``token_cache_size``).
+    #: Mutable state on a frozen value, on purpose: every request reads it, and one
+    #: attribute load is the cheapest way there. A side table keyed by configuration
+    #: would hash the configuration (attrs hashes by value: every field) per request,
+    #: or need identity keys on a class that compares by value; the tables hold only
+    #: verdicts that are pure functions of (token, this configuration), so sharing
+    #: them with the value is sound (a copy or a pickle starts empty, see TokenCache).
     token_cache: TokenCache = attrs.field(
         factory=lambda: TokenCache(0), init=False, repr=False, eq=False
     )
@@ -345,12 +349,12 @@ class ClerkConfig:
             digest = hashlib.sha1(self.publishable_key.encode(), usedforsecurity=False).digest()
             suffix = base64.urlsafe_b64encode(digest).decode()[:8]
         object.__setattr__(self, "_cookie_suffix", suffix)
-        rules = (
-            self.clock_skew,
-            self.authorized_parties,
-            self.max_token_lifetime,
-            issuer,
-            self.audience,
+        rules = ClaimRules(
+            skew=self.clock_skew,
+            parties=self.authorized_parties,
+            max_lifetime=self.max_token_lifetime,
+            issuer=issuer,
+            audience=self.audience,
         )
         object.__setattr__(self, "_claim_rules", rules)
         cache = TokenCache(

@@ -55,15 +55,7 @@ from typing import Any
 
 from ._config import ClerkConfig
 from ._errors import KeyResolutionError, Reason
-from ._jwks_fetch import (
-    FetchFailure,
-    FetchRequest,
-    Outcome,
-    build_request,
-    judge_response,
-    parse_state,
-)
-from ._jwks_types import (
+from ._jwks_decisions import (
     COUNTERS,
     Decision,
     FetchTicket,
@@ -73,6 +65,14 @@ from ._jwks_types import (
     UseKeys,
     UseKeysAndRefresh,
     WaitForFetch,
+)
+from ._jwks_exchange import (
+    FetchFailure,
+    FetchRequest,
+    Outcome,
+    build_request,
+    judge_response,
+    parse_state,
 )
 from ._keys import KeySet
 from ._tokens import KID_PATTERN  # spec "Tokens before keys": only such a kid may force a fetch

@@ -31,8 +31,8 @@ import attrs
 from ._config import ClerkConfig
 from ._errors import ClerkAuthError, Reason
 from ._extract import HeadersInput, find_token
-from ._jwks_fetch import FetchFailure
-from ._jwks_types import JwksStats
+from ._jwks_decisions import JwksStats
+from ._jwks_exchange import FetchFailure
 from ._tokens import parse_token
 
 __all__ = ["LogLine", "RefusalLog", "warm_up_failure"]

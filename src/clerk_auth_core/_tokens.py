@@ -17,7 +17,8 @@ from typing import Any, Final, TypeAlias
 
 import attrs
 
-from ._cache import HEADER_ENTRIES, HeaderVerdict, remember
+from ._bounded import remember
+from ._cache import HEADER_ENTRIES, HeaderVerdict
 from ._errors import Reason, TokenVerificationError, refusal
 from ._json import StrictJSONError, loads_object, loads_strict
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._cache import REFUSED_ENTRIES, SWEEP_EVERY, Remembered, make_room, remember
-from ._claims import SessionClaims, decode_claims, validate_claims
+from ._bounded import remember
+from ._cache import REFUSED_ENTRIES, SWEEP_EVERY, Remembered, make_room
+from ._claims import SessionClaims, decode_claims, time_refusal, validate_claims
 from ._config import ClerkConfig
 from ._errors import KeyResolutionError, Reason, refusal
 from ._keys import KeySet, VerificationKey
@@ -212,14 +213,11 @@ def verify_remembered(
     if key is None or key.thumbprint != thumbprint:
         config.token_cache.verified.pop(token, None)
         return None
-    skew = config.clock_skew
-    if exp <= now - skew:
-        config.token_cache.verified.pop(token, None)  # it dies at its exp
-        raise refusal(Reason.TOKEN_EXPIRED)
-    if nbf > now + skew:
-        raise refusal(Reason.TOKEN_NOT_ACTIVE_YET)
-    if iat > now + skew:
-        raise refusal(Reason.TOKEN_IAT_IN_THE_FUTURE)
+    reason = time_refusal(now, config.clock_skew, exp, nbf, iat)
+    if reason is not None:
+        if reason == Reason.TOKEN_EXPIRED:
+            config.token_cache.verified.pop(token, None)  # it dies at its exp
+        raise refusal(reason)
     return claims
 
 
@@ -255,18 +253,9 @@ def verify_token(
         known: Any = cache.verified.get(token)
         if known is None:
             known = cache.refused.get(token)
-            if known is not None:
-                if type(known) is str:
-                    raise refusal(known)  # what the gate said last time
-                # It passed the gate, but no key had its kid (verify_remembered).
-                if known[1] is keys:
-                    raise refusal(Reason.JWK_KID_MISMATCH)  # the very set that lacked it
-                if keys is None:
-                    raise KeyResolutionError(Reason.JWK_FAILED_TO_RESOLVE)
-                if keys.find(known[0]) is None:
-                    cache.refused[token] = (known[0], keys)  # ask this set only once
-                    raise refusal(Reason.JWK_KID_MISMATCH)
-                known = None  # the key is there now: verify in full
+            if type(known) is str:
+                raise refusal(known)  # what the gate said last time
+        # A verified entry, or (kid, keys): it passed the gate, but no key had its kid.
         if known is not None:
             claims = verify_remembered(known, token, keys, config, now)
             if claims is not None:

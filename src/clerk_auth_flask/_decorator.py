@@ -1,20 +1,17 @@
-"""``@require_auth``: authenticate before the view runs, sync or async."""
+"""``@require_auth``: authenticate before the view runs, sync or async, with the app's
+default :class:`ClerkAuth` (the guard itself, :func:`~._extension.guard`, lives with
+the extension whose state it reads, so ``ClerkAuth.require_auth`` shares it)."""
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, overload
 
-from flask import Response, g
+from clerk_auth_core import ReverificationConfig
 
-from clerk_auth_core import Requirements, ReverificationConfig
+from ._extension import guard
 
-from ._errors import ClerkAuthFailed
-from ._extension import ClerkAuth, NotSetUp, authenticate, log_refusal, not_set_up
-
-__all__ = ["guard", "require_auth"]
+__all__ = ["require_auth"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -82,54 +79,3 @@ def require_auth(
         reverification=reverification,
     )
     return decorate if view is None else decorate(view)
-
-
-def guard(
-    instance: ClerkAuth | None,
-    *,
-    optional: bool,
-    role: Names,
-    permission: Names,
-    feature: Names,
-    plan: Names,
-    allow_pending: bool | None,
-    reverification: ReverificationConfig | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The decorator of :func:`require_auth` for ``instance`` (``None``: the app's default)."""
-    requirements = Requirements.of(
-        role=role, permission=permission, feature=feature, plan=plan, reverification=reverification
-    )
-
-    def check() -> Response | None:
-        try:
-            state = authenticate(allow_pending, instance)
-        except NotSetUp:
-            raise not_set_up() from None
-        verdict = state.verdict(requirements, optional=optional)
-        if verdict is not None:
-            answer, error = verdict
-            if error is None:  # a preflight: answered, not refused
-                return Response(answer.body_bytes, answer.status, list(answer.headers))
-            log_refusal(error, instance)
-            raise ClerkAuthFailed(answer, error)
-        g._get_current_object().clerk_auth = state.claims
-        return None
-
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                answered = check()
-                return answered if answered is not None else await fn(*args, **kwargs)
-
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            answered = check()
-            return answered if answered is not None else fn(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

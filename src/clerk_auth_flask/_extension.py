@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import time
@@ -9,7 +11,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, overload
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from clerk_auth_core import (
@@ -22,6 +24,7 @@ from clerk_auth_core import (
     KeySource,
     Reason,
     RequestState,
+    Requirements,
     ReverificationConfig,
     SessionClaims,
     TokenVerificationError,
@@ -39,6 +42,7 @@ __all__ = [
     "ClerkAuth",
     "NotSetUp",
     "authenticate",
+    "guard",
     "get_auth",
     "get_request_state",
     "log_refusal",
@@ -177,8 +181,6 @@ class ClerkAuth:
     ) -> Any:
         """:func:`clerk_auth_flask.require_auth` with this ClerkAuth's configuration and
         key source (it must be initialised on the app), whatever the app's default."""
-        from ._decorator import guard  # the decorator module imports this one
-
         decorate = guard(
             self,
             optional=optional,
@@ -323,3 +325,54 @@ def not_set_up() -> ClerkAuthFailed:
         logger.log(line.level, line.message)
     error = ConfigurationError(REASONS[Reason.CONFIGURATION_INVALID].message)
     return ClerkAuthFailed(http_answer(error), error)
+
+
+def guard(
+    instance: ClerkAuth | None,
+    *,
+    optional: bool,
+    role: Names,
+    permission: Names,
+    feature: Names,
+    plan: Names,
+    allow_pending: bool | None,
+    reverification: ReverificationConfig | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The decorator of :func:`require_auth` for ``instance`` (``None``: the app's default)."""
+    requirements = Requirements.of(
+        role=role, permission=permission, feature=feature, plan=plan, reverification=reverification
+    )
+
+    def check() -> Response | None:
+        try:
+            state = authenticate(allow_pending, instance)
+        except NotSetUp:
+            raise not_set_up() from None
+        verdict = state.verdict(requirements, optional=optional)
+        if verdict is not None:
+            answer, error = verdict
+            if error is None:  # a preflight: answered, not refused
+                return Response(answer.body_bytes, answer.status, list(answer.headers))
+            log_refusal(error, instance)
+            raise ClerkAuthFailed(answer, error)
+        g._get_current_object().clerk_auth = state.claims
+        return None
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                answered = check()
+                return answered if answered is not None else await fn(*args, **kwargs)
+
+            return async_wrapper
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            answered = check()
+            return answered if answered is not None else fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

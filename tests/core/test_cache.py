@@ -25,7 +25,8 @@ from clerk_auth_core import (
     authenticate_request,
     verify_token,
 )
-from clerk_auth_core._cache import HEADER_ENTRIES, REFUSED_ENTRIES, TokenCache, remember
+from clerk_auth_core._bounded import remember
+from clerk_auth_core._cache import HEADER_ENTRIES, REFUSED_ENTRIES, TokenCache
 from clerk_auth_core._claims import decode_claims
 from clerk_auth_core._errors import REASONS, refusal
 from clerk_auth_core._request import _state

@@ -719,7 +719,7 @@ class TestRequest:
         ],
     )
     def test_https_only_except_loopback(self, url: str, secure: bool) -> None:
-        from clerk_auth_core._jwks_fetch import is_secure_url
+        from clerk_auth_core._jwks_exchange import is_secure_url
 
         assert is_secure_url(url) is secure
 

@@ -86,7 +86,7 @@ async def herd(url: str, path: str, headers: dict[str, str], n: int = 200) -> li
 
 
 @pytest.mark.anyio
-async def test_cold_start_herd_makes_one_jwks_fetch(clerk: MockClerk, serve: Any) -> None:
+async def test_cold_start_herd_makes_one_jwks_exchange(clerk: MockClerk, serve: Any) -> None:
     # A slowish JWKS keeps the one fetch in flight while the herd arrives.
     clerk.set_fault("slow", delay=0.5)
     with serve(make_app(clerk.config())) as url:

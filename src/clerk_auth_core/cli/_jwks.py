@@ -23,7 +23,7 @@ import httpx
 
 from clerk_auth_core._config import ClerkConfig, settings_from_mapping
 from clerk_auth_core._errors import ConfigurationError, KeyResolutionError, Reason
-from clerk_auth_core._jwks_fetch import FetchFailure, Outcome, build_request, judge_response
+from clerk_auth_core._jwks_exchange import FetchFailure, Outcome, build_request, judge_response
 from clerk_auth_core._keys import KeySet, _judge_jwk
 from clerk_auth_core.io import describe_failure, send_fetch
 

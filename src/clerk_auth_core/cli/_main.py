@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from clerk_auth_core._errors import ConfigurationError
 from clerk_auth_core._version import __version__
 
-from . import _mock
 from ._format import EXIT_OK, EXIT_USAGE, UsageError, emit_json, info
+from ._mock import add_mock_parser, run_mock
 
 __all__ = ["build_parser", "main"]
 
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ._webhook import add_webhook_parser
 
     add_webhook_parser(sub, common)
-    _mock.add_mock_parser(sub, common)
+    add_mock_parser(sub, common)
     m = sub.add_parser("demo", parents=[common], help="how to run the demo")
     m.set_defaults(run="demo")
     return parser
@@ -223,7 +223,7 @@ def _command(name: str) -> Command:
 
         return run_webhook
     if name == "mock":
-        return _mock.run_mock
+        return run_mock
     return _run_demo
 
 

@@ -17,14 +17,14 @@ from types import TracebackType
 import httpx
 
 from clerk_auth_core._config import ClerkConfig
-from clerk_auth_core._jwks_fetch import FetchFailure, FetchRequest
-from clerk_auth_core._jwks_types import (
+from clerk_auth_core._jwks_decisions import (
     FetchTicket,
     StartFetch,
     UseKeys,
     UseKeysAndRefresh,
     WaitForFetch,
 )
+from clerk_auth_core._jwks_exchange import FetchFailure, FetchRequest
 from clerk_auth_core._keys import KeySet
 
 from ._common import MAX_ROUNDS, ProviderBase, aread_capped, failure_for, httpx_timeout

@@ -17,8 +17,8 @@ import httpx
 from clerk_auth_core._config import ClerkConfig
 from clerk_auth_core._errors import ConfigurationError
 from clerk_auth_core._jwks import JwksCache
-from clerk_auth_core._jwks_fetch import FetchFailure, FetchRequest
-from clerk_auth_core._jwks_types import JwksStats
+from clerk_auth_core._jwks_decisions import JwksStats
+from clerk_auth_core._jwks_exchange import FetchFailure, FetchRequest
 from clerk_auth_core._keys import KeySet
 
 __all__ = [

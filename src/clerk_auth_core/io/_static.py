@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from clerk_auth_core._jwks_types import COUNTERS, JwksStats
+from clerk_auth_core._jwks_decisions import COUNTERS, JwksStats
 from clerk_auth_core._keys import KeySet
 
 __all__ = ["AsyncStaticKeyProvider", "StaticKeyProvider"]
