@@ -12,17 +12,14 @@ import pytest
 
 from clerk_auth_core.testing import MockClerk
 
-from .drivers import DRIVERS, Driver, load
+from .drivers import Driver, load
 from .scenarios import SCENARIOS, STATES, TOKENS, Scenario, World
 
 
-@pytest.fixture(scope="module", params=list(DRIVERS))
-def driver(request: pytest.FixtureRequest) -> Driver:
-    """Each adapter's driver in turn (skipped when its framework is not installed)."""
-    framework = DRIVERS[request.param]
-    if framework is not None:
-        pytest.importorskip(framework)
-    return load(request.param)
+@pytest.fixture(scope="module")
+def driver(adapter: str) -> Driver:
+    """Each registered adapter's driver in turn (the root conftest's ``adapter``)."""
+    return load(adapter)
 
 
 @pytest.fixture(scope="module")

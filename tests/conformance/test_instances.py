@@ -22,7 +22,7 @@ import pytest
 from clerk_auth_core import ClerkConfig
 from clerk_auth_core.testing import MockClerk
 
-from .drivers import DRIVERS, load
+from .drivers import load
 
 ORIGIN_B = "http://localhost:4000"
 
@@ -33,18 +33,6 @@ class PairDriver(Protocol):
     ) -> AbstractContextManager[str]: ...
 
 
-#: Every adapter's driver (the core driver has no second instance to confuse).
-ADAPTERS = [name for name in DRIVERS if name != "core"]
-
-
-def test_every_adapter_driver_serves_a_pair() -> None:
-    for name in ADAPTERS:
-        framework = DRIVERS[name]
-        if framework is not None:
-            pytest.importorskip(framework)
-        assert callable(getattr(load(name), "serve_pair", None)), name
-
-
 class Pair:
     def __init__(self, url: str, tokens: dict[str, str], reasons: dict[str, str]) -> None:
         self.url = url
@@ -53,12 +41,11 @@ class Pair:
         self.reasons = reasons
 
 
-@pytest.fixture(scope="module", params=ADAPTERS)
-def driver(request: pytest.FixtureRequest) -> PairDriver:
-    framework = DRIVERS[request.param]
-    if framework is not None:
-        pytest.importorskip(framework)
-    module: PairDriver = load(request.param)  # type: ignore[assignment]
+@pytest.fixture(scope="module")
+def driver(framework_adapter: str) -> PairDriver:
+    """Each registered framework adapter's driver (the core has no second instance
+    to confuse)."""
+    module: PairDriver = load(framework_adapter)  # type: ignore[assignment]
     return module
 
 

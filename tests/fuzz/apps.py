@@ -1,12 +1,14 @@
 """The conformance drivers' small API, in process, behind one ``send`` function per
-adapter: Flask's test client (testing mode), Starlette and FastAPI through
-``httpx.ASGITransport`` on an event loop of their own with the lifespan run, and the
-bare core (``authenticate_with`` + ``RequestState.answer``). An exception in an app
+registered adapter: Flask's test client (testing mode), any ASGI app (Starlette,
+FastAPI) through ``httpx.ASGITransport`` on an event loop of its own with the lifespan
+run, any other WSGI app through ``httpx.WSGITransport``, and the bare core
+(``authenticate_with`` + ``RequestState.answer``). An exception in an app
 propagates (it fails the test) instead of becoming a 500."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -14,8 +16,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import pytest
 
+from adapters import adapter_names, require
 from clerk_auth_core import ClerkConfig, authenticate_with
 from clerk_auth_core.io import key_provider
 from conformance.drivers import load
@@ -27,7 +29,8 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 #: ``send(path, headers)``; header values are ``str`` (Latin-1 on the wire).
 Send = Callable[[str, list[tuple[str, str]]], Answer]
 
-ADAPTERS = ("core", "flask", "starlette", "fastapi")
+#: The registered adapters (tests/adapters.py), the bare core first.
+ADAPTERS = tuple(adapter_names())
 
 
 class AsgiApp:
@@ -97,9 +100,23 @@ def _core(config: ClerkConfig) -> Iterator[Send]:
 
 
 @contextmanager
-def _flask(config: ClerkConfig) -> Iterator[Send]:
-    pytest.importorskip("flask")
-    app = load("flask").make_app(config)
+def _wsgi(app: Any) -> Iterator[Send]:
+    # Any other WSGI app, through httpx's WSGI transport (which re-raises app errors).
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=app), base_url="http://testserver"
+    ) as client:
+
+        def send(path: str, headers: list[tuple[str, str]]) -> Answer:
+            encoded = [(n, v.encode("latin-1")) for n, v in headers]
+            response = client.get(path, headers=encoded)
+            return response.status_code, list(response.headers.items()), response.content
+
+        yield send
+
+
+@contextmanager
+def _flask(app: Any) -> Iterator[Send]:
+    # A Flask app: its test client (testing mode).
     app.testing = True  # an exception in a view propagates instead of becoming a 500
     client = app.test_client(use_cookies=False)  # send our Cookie header as it is
 
@@ -111,9 +128,8 @@ def _flask(config: ClerkConfig) -> Iterator[Send]:
 
 
 @contextmanager
-def _asgi(name: str, config: ClerkConfig) -> Iterator[Send]:
-    pytest.importorskip(name)
-    app = AsgiApp(load(name).make_app(config))
+def _asgi(asgi_app: Any) -> Iterator[Send]:
+    app = AsgiApp(asgi_app)
     app.start()
 
     def send(path: str, headers: list[tuple[str, str]]) -> Answer:
@@ -127,9 +143,15 @@ def _asgi(name: str, config: ClerkConfig) -> Iterator[Send]:
 
 
 def open_app(adapter: str, config: ClerkConfig) -> Any:
-    """A context manager yielding ``send`` for ``adapter`` (one of :data:`ADAPTERS`)."""
+    """A context manager yielding ``send`` for ``adapter`` (one of :data:`ADAPTERS`):
+    the driver's ``make_app`` in process, by the kind of app it makes (the bare core
+    has none)."""
+    require(adapter)
     if adapter == "core":
         return _core(config)
-    if adapter == "flask":
-        return _flask(config)
-    return _asgi(adapter, config)
+    app = load(adapter).make_app(config)
+    if hasattr(app, "test_client"):
+        return _flask(app)
+    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(type(app).__call__):
+        return _asgi(app)
+    return _wsgi(app)

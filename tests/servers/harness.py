@@ -31,6 +31,7 @@ import httpx
 import pytest
 
 import clerk_auth_core
+from adapters import SERVER_KINDS
 from clerk_auth_core.testing import MockClerk
 
 __all__ = [
@@ -46,8 +47,9 @@ __all__ = [
 ]
 
 APPS = Path(__file__).resolve().parent / "apps"
-#: The server kinds: gunicorn (gthread workers) running Flask, uvicorn running Starlette.
-KINDS = ("flask-gunicorn", "starlette-uvicorn")
+#: The server kinds, from the adapter registry (tests/adapters.py): gunicorn (gthread
+#: workers) running Flask, uvicorn running Starlette.
+KINDS = SERVER_KINDS
 #: ``CLERK_AUTH_LONG=1`` selects the long form (more faults, longer outages, more load).
 LONG = os.environ.get("CLERK_AUTH_LONG", "") not in ("", "0")
 

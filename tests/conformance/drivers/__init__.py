@@ -11,8 +11,8 @@ The API every driver serves (the conformance table's routes):
   them are answered ``200`` with ``Access-Control-Allow-Origin`` (and never refused by
   auth).
 
-Adding an adapter is one small module here with a ``serve`` function, plus one line in
-:data:`DRIVERS`.
+Adding an adapter is one small module here with ``serve`` and ``serve_pair``
+functions, plus one entry in the adapter registry (``tests/adapters.py``).
 """
 
 from __future__ import annotations
@@ -25,17 +25,14 @@ from typing import Any, Protocol
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from adapters import ADAPTERS
 from clerk_auth_core import ClerkConfig
 
 __all__ = ["DRIVERS", "PERMISSION", "REVERIFICATION", "ROLE", "Driver", "load", "serve_wsgi"]
 
-#: Driver module name → the framework module it needs (skipped when not installed).
-DRIVERS: dict[str, str | None] = {
-    "core": None,
-    "flask": "flask",
-    "starlette": "starlette",
-    "fastapi": "fastapi",
-}
+#: Driver module name → the framework module it needs (skipped when not installed):
+#: the adapter registry's entries (tests/adapters.py), the one list of adapters.
+DRIVERS: dict[str, str | None] = {a.name: a.framework for a in ADAPTERS}
 
 #: What ``/admin`` and ``/reports`` require.
 ROLE = "org:admin"
