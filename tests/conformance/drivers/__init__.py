@@ -35,6 +35,8 @@ DRIVERS: dict[str, str | None] = {
     "flask": "flask",
     "starlette": "starlette",
     "fastapi": "fastapi",
+    "django": "django",
+    "drf": "rest_framework",
 }
 
 #: What ``/admin`` and ``/reports`` require.
