@@ -1,8 +1,10 @@
 """The conformance drivers' small API, in process, behind one ``send`` function per
-adapter: Flask's test client (testing mode), Starlette and FastAPI through
-``httpx.ASGITransport`` on an event loop of their own with the lifespan run, and the
-bare core (``authenticate_with`` + ``RequestState.answer``). An exception in an app
-propagates (it fails the test) instead of becoming a 500."""
+adapter: Flask's test client (testing mode), Starlette, FastAPI and Django (ASGI)
+through ``httpx.ASGITransport`` on an event loop of their own with the lifespan run,
+DRF's Django WSGI handler through werkzeug's test client, and the bare core
+(``authenticate_with`` + ``RequestState.answer``). An exception in an app propagates
+(it fails the test) instead of becoming a 500 (Django's, through the
+``got_request_exception`` signal)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 #: ``send(path, headers)``; header values are ``str`` (Latin-1 on the wire).
 Send = Callable[[str, list[tuple[str, str]]], Answer]
 
-ADAPTERS = ("core", "flask", "starlette", "fastapi")
+ADAPTERS = ("core", "flask", "starlette", "fastapi", "django", "drf")
 
 
 class AsgiApp:
@@ -126,10 +128,81 @@ def _asgi(name: str, config: ClerkConfig) -> Iterator[Send]:
         app.stop()
 
 
+@contextmanager
+def _raising_django() -> Iterator[Callable[[], None]]:
+    """``check()`` re-raises the exception a Django view or middleware raised (which
+    Django's handler would have turned into a 500)."""
+    from django.core.signals import got_request_exception
+
+    raised: list[BaseException] = []
+
+    def record(sender: Any, request: Any = None, **kwargs: Any) -> None:
+        import sys
+
+        error = sys.exc_info()[1]
+        if error is not None:
+            raised.append(error)
+
+    def check() -> None:
+        if raised:
+            raise raised.pop()
+
+    got_request_exception.connect(record, weak=False)
+    try:
+        yield check
+    finally:
+        got_request_exception.disconnect(record)
+
+
+@contextmanager
+def _django(config: ClerkConfig) -> Iterator[Send]:
+    pytest.importorskip("django")
+    driver: Any = load("django")
+    app, auths = driver.make_app(config)
+    asgi = AsgiApp(driver.Lifespan(driver.asgi_handler(app), auths))
+    asgi.start()
+    with _raising_django() as check:
+
+        def send(path: str, headers: list[tuple[str, str]]) -> Answer:
+            response = asgi.get(path, [(n, v.encode("latin-1")) for n, v in headers])
+            check()
+            return response.status_code, list(response.headers.items()), response.content
+
+        try:
+            yield send
+        finally:
+            asgi.stop()
+
+
+@contextmanager
+def _drf(config: ClerkConfig) -> Iterator[Send]:
+    pytest.importorskip("rest_framework")
+    from werkzeug.test import Client
+
+    app, auths = load("drf").make_app(config)
+    client = Client(load("django").wsgi_handler(app), use_cookies=False)  # our Cookie as is
+    with _raising_django() as check:
+
+        def send(path: str, headers: list[tuple[str, str]]) -> Answer:
+            response = client.get(path, headers=headers)
+            check()
+            return response.status_code, list(response.headers.items()), response.get_data()
+
+        try:
+            yield send
+        finally:
+            for auth in auths:
+                auth.close()
+
+
 def open_app(adapter: str, config: ClerkConfig) -> Any:
     """A context manager yielding ``send`` for ``adapter`` (one of :data:`ADAPTERS`)."""
     if adapter == "core":
         return _core(config)
     if adapter == "flask":
         return _flask(config)
+    if adapter == "django":
+        return _django(config)
+    if adapter == "drf":
+        return _drf(config)
     return _asgi(adapter, config)

@@ -9,22 +9,25 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.urls import path
-from rest_framework.permissions import AllowAny
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from clerk_auth_core import ClerkConfig
-from clerk_auth_django import ClerkAuth
-from clerk_auth_django.drf import (
+from . import PERMISSION, ROLE, serve_wsgi
+from .django import App, configure, stack, urlconf, wsgi_handler
+
+configure()  # DRF reads Django's settings at import
+
+from rest_framework.permissions import AllowAny  # noqa: E402
+from rest_framework.request import Request  # noqa: E402
+from rest_framework.response import Response  # noqa: E402
+from rest_framework.views import APIView  # noqa: E402
+
+from clerk_auth_core import ClerkConfig  # noqa: E402
+from clerk_auth_django import ClerkAuth  # noqa: E402
+from clerk_auth_django.drf import (  # noqa: E402
     ClerkAuthentication,
     HasPermission,
     HasRole,
     IsClerkAuthenticated,
 )
-
-from . import PERMISSION, ROLE, serve_wsgi
-from .django import App, configure, stack, urlconf, wsgi_handler
 
 __all__ = ["make_app", "make_pair_app", "serve", "serve_pair"]
 
