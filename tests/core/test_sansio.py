@@ -21,11 +21,14 @@ CORE = Path(clerk_auth_core.__file__).parent
 #: Packages of the core that may do I/O: the key providers and the test kit.
 IO_PACKAGES = ("io", "testing")
 
-FRAMEWORKS = ("flask", "starlette", "fastapi")
+FRAMEWORKS = ("flask", "starlette", "fastapi", "django", "rest_framework")
 FORBIDDEN = (
     "flask",
     "starlette",
     "fastapi",
+    "django",
+    "rest_framework",
+    "asgiref",
     "httpx",
     "socket",
     "threading",
@@ -98,6 +101,8 @@ class TestImportScan:
             pytest.param("from . import time", set(), id="relative-is-ours"),
             pytest.param("import timeit, datetime", set(), id="similar-names-ok"),
             pytest.param("import starlette.requests", {"starlette"}, id="submodule"),
+            pytest.param("from django.http import HttpResponse", {"django"}, id="django"),
+            pytest.param("import rest_framework.views", {"rest_framework"}, id="drf"),
         ],
     )
     def test_scanner(self, source: str, expected: set[str]) -> None:

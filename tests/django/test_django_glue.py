@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -343,3 +345,16 @@ def test_async_class_based_views(auth: ClerkAuth, arf: AsyncRequestFactory, toke
     view = Me.as_view()
     assert asyncio.run(view(arf.get("/"))).status_code == 401
     assert body(asyncio.run(view(arf.get("/", **abearer(token))))) == {"user_id": "user_django"}
+
+
+def test_the_package_imports_no_drf() -> None:
+    """``clerk_auth_django`` works without DRF: only ``clerk_auth_django.drf`` imports it."""
+    code = (
+        "import sys, clerk_auth_django;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'rest_framework', 'flask',"
+        " 'starlette'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
