@@ -10,6 +10,7 @@ Every result is annotated on the request: ``request.clerk_auth`` (the claims or
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Callable
@@ -41,6 +42,8 @@ __all__ = [
     "get_auth",
     "get_request_state",
 ]
+
+logger = logging.getLogger("clerk_auth")
 
 #: ``request.<AUTH_ATTRIBUTE>``: the ClerkAuth the middleware runs (the request's default).
 AUTH_ATTRIBUTE = "clerk_authenticator"
@@ -106,6 +109,19 @@ class ClerkAuth:
             # Django has no shutdown hook: close the HTTP client we made at collection
             # or interpreter exit.
             weakref.finalize(self, close)
+
+    def warm_up(self) -> bool:
+        """Fetch the keys now, for sync code (in ``wsgi.py``, after
+        ``get_wsgi_application()``; before the fork with ``gunicorn --preload``). A
+        failure is logged, never raised: the keys are then fetched on first use."""
+        warm: Callable[[], bool] | None = getattr(self.key_source, "warm_up", None)
+        try:
+            ok = warm is None or warm()
+        except Exception:  # the start must never fail because the keys are not there yet
+            ok = False
+        if not ok:
+            logger.warning("clerk-auth: key warm-up failed; keys will be fetched on first use.")
+        return ok
 
     def close(self) -> None:
         """Close the sync provider made here (given key sources stay open)."""
