@@ -29,7 +29,6 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from clerk_auth_core import ClerkAuthError, HttpAnswer, RequestState, Requirements, http_answer
 
@@ -75,7 +74,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
     byte for byte; anything else goes to DRF's default handler."""
     if isinstance(exc, ClerkAuthFailed):
         return answer_response(exc.answer)
-    return drf_exception_handler(exc, context)
+    # Imported here: rest_framework.views reads Django's settings at import, and this
+    # module must import before they are configured (a settings module naming it).
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response: HttpResponseBase | None = drf_exception_handler(exc, context)
+    return response
 
 
 class ClerkAuthentication(BaseAuthentication):
