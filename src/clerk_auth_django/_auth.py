@@ -11,6 +11,7 @@ Every result is annotated on the request: ``request.clerk_auth`` (the claims or
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -193,14 +194,17 @@ def _annotate(request: HttpRequest, state: RequestState) -> None:
 
 
 _default: list[ClerkAuth] = []
+#: Two threads' first requests must not make two (two key caches, two first fetches).
+_default_lock = threading.Lock()
 
 
 def default_auth() -> ClerkAuth:
     """The process's ClerkAuth from ``settings.CLERK_*`` (made on first use; made anew
     when a ``CLERK_*`` setting changes, as under ``override_settings``)."""
     if not _default:
-        auth = ClerkAuth(user_mapper=user_mapper())
-        _default[:] = [auth]
+        with _default_lock:
+            if not _default:
+                _default[:] = [ClerkAuth(user_mapper=user_mapper())]
     return _default[0]
 
 
