@@ -30,7 +30,14 @@ from clerk_auth_core import (
     authenticate_with_async,
 )
 from clerk_auth_core._extract import REQUEST_HEADERS
-from clerk_auth_core.io import async_key_provider, key_provider
+from clerk_auth_core.io import (
+    AsyncKeyProvider,
+    AsyncStaticKeyProvider,
+    StaticKeyProvider,
+    SyncKeyProvider,
+    async_key_provider,
+    key_provider,
+)
 
 from ._settings import UserMapper, config_from_settings, user_mapper
 
@@ -84,32 +91,26 @@ class ClerkAuth:
         self.config = config_from_settings() if config is None else config
         self._source = key_source
         self._async_source = async_key_source
-        self._owned: list[Any] = []
+        self._owned_sync: SyncKeyProvider | StaticKeyProvider | None = None
+        self._owned_async: AsyncKeyProvider | AsyncStaticKeyProvider | None = None
         self.user_mapper = user_mapper
 
     @property
     def key_source(self) -> KeySource:
         """The key source for sync code."""
         if self._source is None:
-            source = self._source = key_provider(self.config)
-            self._own(source)
+            self._source = self._owned_sync = key_provider(self.config)
+            # Django has no shutdown hook: close the HTTP client made here when this
+            # ClerkAuth is collected, or at interpreter exit.
+            weakref.finalize(self, self._owned_sync.close)
         return self._source
 
     @property
     def async_key_source(self) -> AsyncKeySource:
         """The key source for async code."""
         if self._async_source is None:
-            source = self._async_source = async_key_provider(self.config)
-            self._own(source)
+            self._async_source = self._owned_async = async_key_provider(self.config)
         return self._async_source
-
-    def _own(self, source: Any) -> None:
-        self._owned.append(source)
-        close: Callable[[], None] | None = getattr(source, "close", None)
-        if close is not None:
-            # Django has no shutdown hook: close the HTTP client we made at collection
-            # or interpreter exit.
-            weakref.finalize(self, close)
 
     def warm_up(self) -> bool:
         """Fetch the keys now, for sync code (in ``wsgi.py``, after
@@ -125,21 +126,20 @@ class ClerkAuth:
         return ok
 
     def close(self) -> None:
-        """Close the sync provider made here (given key sources stay open)."""
-        for source in self._owned:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
+        """Close the sync provider made here (a given key source stays open)."""
+        owned, self._owned_sync = self._owned_sync, None
+        if owned is not None:
+            self._source = None
+            owned.close()
 
     async def aclose(self) -> None:
-        """Close the providers made here, the async one's client too."""
+        """Close the providers made here: the sync one, and the async one's client of
+        the running event loop (given key sources stay open)."""
         self.close()
-        for source in self._owned:
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        self._owned.clear()
-        self._source = self._async_source = None
+        owned, self._owned_async = self._owned_async, None
+        if owned is not None:
+            self._async_source = None
+            await owned.aclose()
 
     def _slot(self, request: HttpRequest, allow_pending: bool | None) -> tuple[Any, Any]:
         states: dict[tuple[ClerkAuth, bool | None], RequestState] | None = getattr(

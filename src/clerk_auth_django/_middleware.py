@@ -55,11 +55,12 @@ class ClerkAuthMiddleware:
         if self.mode not in ("annotate", "reject"):
             raise ConfigurationError("mode must be 'annotate' or 'reject'.")
         self._reject = self.mode == "reject"
-        if iscoroutinefunction(get_response):
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
             markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> Any:
-        if iscoroutinefunction(self):
+        if self._async:
             return self.__acall__(request)
         setattr(request, AUTH_ATTRIBUTE, self.auth)  # for route guards downstream
         state = self.auth.authenticate(request)

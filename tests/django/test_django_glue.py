@@ -358,3 +358,16 @@ def test_the_package_imports_no_drf() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_close_closes_only_what_it_made(pem_config: ClerkConfig) -> None:
+    given = Down()
+    auth = ClerkAuth(pem_config, key_source=given)
+    asyncio.run(auth.aclose())
+    assert auth.key_source is given  # a given key source is yours: kept, never closed
+    made = ClerkAuth(pem_config)
+    first = made.key_source
+    made.close()
+    assert made.key_source is not first  # made anew on next use
+    assert made.async_key_source is made.async_key_source
+    asyncio.run(made.aclose())
