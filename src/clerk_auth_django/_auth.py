@@ -75,8 +75,9 @@ class ClerkAuth:
         back to the environment variable of the same name (validated now).
     :param key_source: keys for sync code (default: ``key_provider(config)``).
     :param async_key_source: keys for async code (default: ``async_key_provider(config)``).
-    :param user_mapper: claims → ``request.user`` for DRF (default: ``CLERK_USER_MAPPER``,
-        else ``None``: a :class:`~clerk_auth_django.ClerkUser`).
+    :param user_mapper: claims → ``request.user`` for DRF (``None``: a
+        :class:`~clerk_auth_django.ClerkUser`; :func:`default_auth` takes
+        ``CLERK_USER_MAPPER``).
     :raises ConfigurationError: when the configuration is invalid.
     """
 
