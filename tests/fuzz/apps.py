@@ -156,7 +156,7 @@ def _raising_django() -> Iterator[Callable[[], None]]:
 
 @contextmanager
 def _django(config: ClerkConfig) -> Iterator[Send]:
-    pytest.importorskip("django")
+    pytest.importorskip("django.http")
     driver: Any = load("django")
     app, auths = driver.make_app(config)
     asgi = AsgiApp(driver.Lifespan(driver.asgi_handler(app), auths))

@@ -359,7 +359,7 @@ def serve(
         elif kind == "starlette-uvicorn":
             command, processes = _uvicorn_command(), 1
         elif kind == "django-gunicorn":
-            pytest.importorskip("django")
+            pytest.importorskip("django.http")
             command = _gunicorn_command(workers, threads, preload, "django_app:app")
             processes = workers
         else:

@@ -35,7 +35,7 @@ DRIVERS: dict[str, str | None] = {
     "flask": "flask",
     "starlette": "starlette",
     "fastapi": "fastapi",
-    "django": "django",
+    "django": "django.http",  # not "django": tests/django would import as a namespace
     "drf": "rest_framework",
 }
 
