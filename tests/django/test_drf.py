@@ -225,3 +225,22 @@ def test_a_mapper_of_your_own(pem_config: ClerkConfig, rf: RequestFactory, token
     auth = ClerkAuth(pem_config, user_mapper=mapper)
     assert api(auth)(rf.get("/", **bearer(token))).status_code == 200
     assert seen == ["user_django"]
+
+
+class RefusedSecret:
+    """A key source whose Backend API refused the secret key (a 500: ours to fix)."""
+
+    def get_keys(self, kid: str | None) -> KeySet:
+        raise KeyResolutionError("secret-key-invalid")
+
+
+@pytest.mark.parametrize("handler", [True, False])
+def test_500_keeps_its_status(
+    pem_config: ClerkConfig, rf: RequestFactory, token: str, handler: bool
+) -> None:
+    auth = ClerkAuth(pem_config, key_source=RefusedSecret())
+    for permission in (IsClerkAuthenticated, AllowAny):
+        response = api(auth, permission, handler=handler)(rf.get("/", **bearer(token)))
+        assert response.status_code == 500
+        assert body(response)["reason"] == "secret-key-invalid"
+        assert "WWW-Authenticate" not in response
