@@ -17,7 +17,15 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["tests", "minimums", "servers", "lint", "typecheck", "docs"]
+nox.options.sessions = [
+    "tests",
+    "minimums",
+    "django_lts",
+    "servers",
+    "lint",
+    "typecheck",
+    "docs",
+]
 # Skipping absent interpreters is the norm locally; CI (CI=true) must run them all.
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 
@@ -62,14 +70,21 @@ UNIT_AND_CONFORMANCE = [
     "tests/flask",
     "tests/starlette",
     "tests/fastapi",
+    "tests/django",
     "tests/webhooks",
 ]
+#: Every adapter's extra (the ``tests`` and ``minimums`` sessions install them all).
+EXTRAS = ".[flask,starlette,fastapi,django,drf]"
+#: (Python, Django) for ``django_lts``: each LTS on the newest Python it supports.
+DJANGO_LTS = [("3.12", "4.2"), ("3.13", "5.2")]
+#: What ``django_lts`` runs: the Django glue and the Django/DRF rows of the shared suites.
+DJANGO_SUITES = ["tests/django", "tests/conformance", "tests/attacks/test_corpus_http.py"]
 
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The unit and conformance suites, with the newest framework versions."""
-    session.install("-e", ".[flask,starlette,fastapi]", *TEST_DEPS)
+    session.install("-e", EXTRAS, *TEST_DEPS)
     if session.python == PYTHONS[-1]:
         # The real-browser test (Debian's chromium, driven by Playwright) and the short
         # atheris run of the token gate: newest Python only.
@@ -94,17 +109,28 @@ def minimums(session: nox.Session) -> None:
     """The unit and conformance suites with the OLDEST versions we claim to support."""
     constraints = Path(session.create_tmp()) / "minimums.txt"
     constraints.write_text("\n".join(_lower_bounds()) + "\n")
-    session.install("-c", str(constraints), "-e", ".[flask,starlette,fastapi]", *TEST_DEPS)
+    session.install("-c", str(constraints), "-e", EXTRAS, *TEST_DEPS)
     session.run("pip", "freeze", silent=False)
     session.run(
         "pytest", "-q", "-p", "no:cacheprovider", *(session.posargs or UNIT_AND_CONFORMANCE)
     )
 
 
+@nox.session
+@nox.parametrize(("python", "django"), DJANGO_LTS, ids=[f"django{d}" for _, d in DJANGO_LTS])
+def django_lts(session: nox.Session, django: str) -> None:
+    """The Django adapter with each Django LTS (``tests`` runs the newest), newest DRF."""
+    session.install("-e", ".[flask,drf]", f"django~={django}.0", *TEST_DEPS)
+    session.run(
+        "pytest", "-q", "-p", "no:cacheprovider", *DJANGO_SUITES, "-k", "django or drf",
+        *session.posargs,
+    )  # fmt: skip
+
+
 @nox.session(python=PYTHONS[-1])
 def servers(session: nox.Session) -> None:
-    """Fault and load tests against gunicorn (Flask) and uvicorn (Starlette), short form."""
-    session.install("-e", ".[flask,starlette]", *TEST_DEPS)
+    """Fault and load tests against gunicorn (Flask, Django) and uvicorn (Starlette)."""
+    session.install("-e", ".[flask,starlette,django]", *TEST_DEPS)
     session.run("pytest", "-q", "-p", "no:cacheprovider", *SERVER_SUITES, *session.posargs)
 
 
@@ -172,9 +198,10 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1])
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the three packages."""
-    session.install("-e", ".[flask,starlette,fastapi]", "mypy>=1.10", *TEST_DEPS)
+    """mypy --strict over the four packages."""
+    session.install("-e", EXTRAS, "mypy>=1.10", *TEST_DEPS)
     session.run(
-        "mypy", "-p", "clerk_auth_core", "-p", "clerk_auth_flask", "-p", "clerk_auth_starlette"
-    )
+        "mypy", "-p", "clerk_auth_core", "-p", "clerk_auth_flask", "-p", "clerk_auth_starlette",
+        "-p", "clerk_auth_django",
+    )  # fmt: skip
     session.run("mypy", "--strict", "demo")

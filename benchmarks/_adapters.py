@@ -19,7 +19,13 @@ from ._fixtures import AZP, Fixtures, copies
 from ._timing import Candidate
 from ._verifiers import BenchmarkError
 
-__all__ = ["fastapi_candidates", "flask_candidates", "starlette_candidates"]
+__all__ = [
+    "django_candidates",
+    "drf_candidates",
+    "fastapi_candidates",
+    "flask_candidates",
+    "starlette_candidates",
+]
 
 _HEADERS = {"Host": "api.example.com", "Accept": "application/json", "Origin": AZP}
 _HEADERS["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) bench"
@@ -402,3 +408,248 @@ def fastapi_candidates(fx: Fixtures, calls: int, notes: list[str]) -> list[Candi
         )
     )
     return out
+
+
+# -- Django and DRF (WSGI) ------------------------------------------------------------------
+
+#: The routes the Django handlers serve (ROOT_URLCONF is this module: Django resolves
+#: against the one process-wide setting, so every route of both groups lives here).
+urlpatterns: list[Any] = []
+
+
+def _django_handlers(fx: Fixtures) -> tuple[Any, Any, Any]:
+    """Django configured once (no database, JSON only): ``(handler, with_middleware,
+    auth)``, two WSGI handlers over this module's routes, the second one with
+    ``ClerkAuthMiddleware`` (reject mode) in front."""
+    import django
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test.utils import override_settings
+
+    from clerk_auth_django import ClerkAuth
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            SECRET_KEY="bench-not-secret",
+            ALLOWED_HOSTS=["*"],
+            ROOT_URLCONF=__name__,
+            MIDDLEWARE=[],
+            INSTALLED_APPS=[],
+            REST_FRAMEWORK={
+                "DEFAULT_AUTHENTICATION_CLASSES": [],
+                "DEFAULT_PERMISSION_CLASSES": [],
+                "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+                "UNAUTHENTICATED_USER": None,
+            },
+        )
+        django.setup()
+    auth = ClerkAuth(fx.pem_config)
+    handler = WSGIHandler()
+    with override_settings(MIDDLEWARE=[f"{__name__}._BenchMiddleware"]):
+        _BenchMiddleware.auth = auth
+        with_middleware = WSGIHandler()  # loads (so instantiates) the middleware now
+    return handler, with_middleware, auth
+
+
+class _BenchMiddleware:
+    """``ClerkAuthMiddleware`` (reject mode) with the benchmark's ClerkAuth."""
+
+    auth: Any = None
+
+    def __new__(cls, get_response: Any) -> Any:  # type: ignore[misc]
+        from clerk_auth_django import ClerkAuthMiddleware
+
+        return ClerkAuthMiddleware(get_response, auth=cls.auth, mode="reject")
+
+
+class _Wsgi:
+    """Calls a WSGI app; remembers the statuses."""
+
+    def __init__(self) -> None:
+        self.status: list[str] = []
+
+    def start_response(self, s: str, _headers: Any, _exc: Any = None) -> Any:
+        self.status.append(s)
+        return None
+
+    def call(self, app: Any, env: dict[str, Any]) -> bytes:
+        result = app(env, self.start_response)
+        try:
+            return b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    def route(self, app: Any, path: str, tokens: list[str]) -> Callable[[], Callable[[], object]]:
+        def prepare() -> Callable[[], object]:
+            envs = [_environ(path, t) for t in copies(tokens)]
+            self.status.clear()
+
+            def batch() -> None:
+                for env in envs:
+                    self.call(app, env)
+
+            return batch
+
+        return prepare
+
+    def check(self, label: str, app: Any, path: str, token: str | None, want: str) -> bytes:
+        body = self.call(app, _environ(path, token))
+        if not self.status[-1].startswith(want):
+            raise BenchmarkError(f"{label}: {path} answered {self.status[-1]} {body[:200]!r}")
+        return body
+
+
+def _by_hand(config: Any) -> Callable[[Any], Any]:
+    """The core called from a Django view, refusing as plainly as possible (what the
+    adapter does, minus the adapter)."""
+    source = StaticKeyProvider(config.static_keys)
+    keys = [(n, "HTTP_" + n.upper().replace("-", "_")) for n in REQUEST_HEADERS]
+
+    def state_of(request: Any) -> Any:
+        meta = request.META
+        return authenticate_with(
+            source,
+            [(n, meta[k]) for n, k in keys if k in meta],
+            config=config,
+            now=time.time(),
+            method=request.method,
+        )
+
+    return state_of
+
+
+def django_candidates(fx: Fixtures, calls: int) -> list[Candidate]:
+    """``/dj/open``, ``/dj/core`` (the core by hand) and ``/dj/protected``
+    (``@require_auth``) in one handler; ``/dj/open`` behind ``ClerkAuthMiddleware``."""
+    from django.http import JsonResponse
+    from django.urls import path
+
+    from clerk_auth_django import require_auth
+
+    handler, with_middleware, auth = _django_handlers(fx)
+    state_of = _by_hand(fx.pem_config)
+
+    def view(request: Any) -> JsonResponse:
+        return JsonResponse({"ok": True})
+
+    def core(request: Any) -> JsonResponse:
+        state = state_of(request)
+        if not state.signed_in:
+            return JsonResponse({"error": state.reason}, status=401)
+        return view(request)
+
+    def whoami(request: Any) -> JsonResponse:
+        claims = request.clerk_auth
+        return JsonResponse({"sub": None if claims is None else claims.user_id})
+
+    urlpatterns.extend(
+        [
+            path("dj/open", view),
+            path("dj/core", core),
+            path("dj/protected", require_auth(auth=auth)(view)),
+            path("dj/whoami", require_auth(auth=auth)(whoami)),
+        ]
+    )
+    wsgi = _Wsgi()
+    token = fx.tokens[0]
+    if fx.subs[0].encode() not in wsgi.check("Django", handler, "/dj/whoami", token, "200"):
+        raise BenchmarkError("Django: /dj/whoami is not the token's user")
+    for value in (fx.garbage[1].token, None):
+        wsgi.check("Django", handler, "/dj/protected", value, "401")
+        wsgi.check("Django", with_middleware, "/dj/open", value, "401")
+        wsgi.check("Django", handler, "/dj/core", value, "401")
+    for app, route in ((handler, "/dj/open"), (handler, "/dj/core"), (handler, "/dj/protected")):
+        wsgi.check("Django", app, route, token, "200")
+    wsgi.check("Django", with_middleware, "/dj/open", token, "200")
+    tokens = [token] * calls
+    return [
+        Candidate("Django: route without auth", wsgi.route(handler, "/dj/open", tokens), calls),
+        Candidate(
+            "Django: route calling the core by hand",
+            wsgi.route(handler, "/dj/core", tokens),
+            calls,
+        ),
+        Candidate(
+            "Django: route with @require_auth", wsgi.route(handler, "/dj/protected", tokens), calls
+        ),
+        Candidate(
+            "Django: route behind ClerkAuthMiddleware",
+            wsgi.route(with_middleware, "/dj/open", tokens),
+            calls,
+            note="informational: reject mode, no guard",
+        ),
+    ]
+
+
+def drf_candidates(fx: Fixtures, calls: int) -> list[Candidate]:
+    """The same ``APIView``: no authentication, the core by hand in ``get``, and
+    ``ClerkAuthentication`` + ``IsClerkAuthenticated``."""
+    handler, _with_middleware, auth = _django_handlers(fx)
+    from django.urls import path
+    from rest_framework.permissions import AllowAny
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from clerk_auth_django.drf import ClerkAuthentication, IsClerkAuthenticated
+
+    state_of = _by_hand(fx.pem_config)
+
+    class Open(APIView):
+        authentication_classes = ()
+        permission_classes = (AllowAny,)
+
+        def get(self, request: Any) -> Response:
+            return Response({"ok": True})
+
+    class ByHand(Open):
+        def get(self, request: Any) -> Response:
+            state = state_of(request._request)
+            if not state.signed_in:
+                return Response({"error": state.reason}, status=401)
+            return Response({"ok": True})
+
+    class Authentication(ClerkAuthentication):
+        pass
+
+    Authentication.auth = auth
+
+    class Protected(Open):
+        authentication_classes = (Authentication,)
+        permission_classes = (IsClerkAuthenticated,)
+
+    class WhoAmI(Protected):
+        def get(self, request: Any) -> Response:
+            return Response({"sub": request.user.id})
+
+    urlpatterns.extend(
+        [
+            path("drf/open", Open.as_view()),
+            path("drf/core", ByHand.as_view()),
+            path("drf/protected", Protected.as_view()),
+            path("drf/whoami", WhoAmI.as_view()),
+        ]
+    )
+    wsgi = _Wsgi()
+    token = fx.tokens[0]
+    if fx.subs[0].encode() not in wsgi.check("DRF", handler, "/drf/whoami", token, "200"):
+        raise BenchmarkError("DRF: /drf/whoami is not the token's user")
+    for value in (fx.garbage[1].token, None):
+        wsgi.check("DRF", handler, "/drf/protected", value, "401")
+        wsgi.check("DRF", handler, "/drf/core", value, "401")
+    for route in ("/drf/open", "/drf/core", "/drf/protected"):
+        wsgi.check("DRF", handler, route, token, "200")
+    tokens = [token] * calls
+    return [
+        Candidate("DRF: APIView without auth", wsgi.route(handler, "/drf/open", tokens), calls),
+        Candidate(
+            "DRF: APIView calling the core by hand", wsgi.route(handler, "/drf/core", tokens), calls
+        ),
+        Candidate(
+            "DRF: APIView with ClerkAuthentication",
+            wsgi.route(handler, "/drf/protected", tokens),
+            calls,
+        ),
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import importlib.util
 import platform
 import shutil
 import statistics
@@ -13,7 +14,13 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from ._adapters import fastapi_candidates, flask_candidates, starlette_candidates
+from ._adapters import (
+    django_candidates,
+    drf_candidates,
+    fastapi_candidates,
+    flask_candidates,
+    starlette_candidates,
+)
 from ._fixtures import Fixtures, rsa_baseline
 from ._memory import cache_memory
 from ._report import (
@@ -46,6 +53,7 @@ DOCS_CHART = ROOT / "docs" / "img" / "benchmarks.svg"
 
 FIRST, SEEN, GARBAGE = "first sight", "token seen before", "garbage (refused before a signature)"
 FLASK, STARLETTE, FASTAPI = "Flask (raw WSGI)", "Starlette (raw ASGI)", "FastAPI (raw ASGI)"
+DJANGO, DRF = "Django (raw WSGI)", "Django REST framework (raw WSGI)"
 OURS = "clerk-auth verify_token"
 WEBHOOKS = "webhook delivery (10 KiB body)"
 REVERIFICATION = "reverification (requirement check per request)"
@@ -194,6 +202,14 @@ def _measure(
         groups[FASTAPI] = measure(
             rsa_baseline(fx, 32), fastapi_candidates(fx, calls, notes), rounds
         )
+        if importlib.util.find_spec("django") is None:
+            notes.append("Django: skipped, not installed")
+        else:
+            groups[DJANGO] = measure(rsa_baseline(fx, 32), django_candidates(fx, calls), rounds)
+        if importlib.util.find_spec("rest_framework") is None:
+            notes.append("DRF: skipped, not installed")
+        else:
+            groups[DRF] = measure(rsa_baseline(fx, 32), drf_candidates(fx, calls), rounds)
     if wanted("webhooks"):
         print(f"- {WEBHOOKS} …", flush=True)
         groups[WEBHOOKS] = measure(
@@ -317,7 +333,13 @@ def _adapters(
          "Flask: route with @require_auth", "Flask @require_auth"),
         (STARLETTE, "Starlette: route without auth", "Starlette: route behind the core by hand",
          "Starlette: route with ClerkAuthMiddleware", "Starlette middleware"),
+        (DJANGO, "Django: route without auth", "Django: route calling the core by hand",
+         "Django: route with @require_auth", "Django @require_auth"),
+        (DRF, "DRF: APIView without auth", "DRF: APIView calling the core by hand",
+         "DRF: APIView with ClerkAuthentication", "DRF ClerkAuthentication"),
     ):  # fmt: skip
+        if title not in groups:
+            continue
         g = groups[title]
         base = next(m for n, m in g.items() if n.startswith("raw RSA"))
         # The adapter's own cost: the route with it, minus the same route calling the

@@ -26,7 +26,7 @@ class Adapter:
     name: str
     #: The module it needs; the suites skip it when that is not installed.
     framework: str | None
-    #: The servers suite's kind (``servers/apps/<framework>_app.py`` under that server),
+    #: The servers suite's kind (``servers/apps/<name>_app.py`` under that server),
     #: or ``None`` when another kind already serves its code path (FastAPI: Starlette).
     server: str | None = None
 
@@ -36,6 +36,9 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter("flask", "flask", server="flask-gunicorn"),
     Adapter("starlette", "starlette", server="starlette-uvicorn"),
     Adapter("fastapi", "fastapi"),
+    # "django.http", not "django": without Django, tests/django imports as a namespace.
+    Adapter("django", "django.http", server="django-gunicorn"),
+    Adapter("drf", "rest_framework"),
 )
 
 #: The servers suite's kinds, in registry order.

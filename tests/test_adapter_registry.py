@@ -39,10 +39,10 @@ def test_every_server_kind_has_an_app_and_a_command() -> None:
     for adapter in ADAPTERS:
         if adapter.server is None:
             continue
-        assert (SERVER_APPS / f"{adapter.framework}_app.py").exists(), adapter
+        assert (SERVER_APPS / f"{adapter.name}_app.py").exists(), adapter
         assert f'"{adapter.server}"' in harness, adapter  # its command and its banner
     apps = {p.stem.removesuffix("_app") for p in SERVER_APPS.glob("*_app.py")}
-    assert apps == {a.framework for a in ADAPTERS if a.server}
+    assert apps == {a.name for a in ADAPTERS if a.server}
 
 
 def test_the_suites_read_the_registry() -> None:

@@ -22,11 +22,14 @@ CORE = Path(clerk_auth_core.__file__).parent
 #: Folders only: no module of the core is exempted by its name.
 IO_PACKAGES = ("io", "testing", "cli")
 
-FRAMEWORKS = ("flask", "starlette", "fastapi")
+FRAMEWORKS = ("flask", "starlette", "fastapi", "django", "rest_framework")
 FORBIDDEN = (
     "flask",
     "starlette",
     "fastapi",
+    "django",
+    "rest_framework",
+    "asgiref",
     "httpx",
     "socket",
     "threading",
@@ -97,6 +100,8 @@ class TestImportScan:
             pytest.param("from . import time", set(), id="relative-is-ours"),
             pytest.param("import timeit, datetime", set(), id="similar-names-ok"),
             pytest.param("import starlette.requests", {"starlette"}, id="submodule"),
+            pytest.param("from django.http import HttpResponse", {"django"}, id="django"),
+            pytest.param("import rest_framework.views", {"rest_framework"}, id="drf"),
         ],
     )
     def test_scanner(self, source: str, expected: set[str]) -> None:

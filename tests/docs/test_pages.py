@@ -51,6 +51,8 @@ PUBLIC_PACKAGES = (
     "clerk_auth_flask",
     "clerk_auth_starlette",
     "clerk_auth_starlette.fastapi",
+    "clerk_auth_django",
+    "clerk_auth_django.drf",
 )
 
 

@@ -1,9 +1,11 @@
 """The conformance drivers' small API, in process, behind one ``send`` function per
 registered adapter: Flask's test client (testing mode), any ASGI app (Starlette,
 FastAPI) through ``httpx.ASGITransport`` on an event loop of its own with the lifespan
-run, any other WSGI app through ``httpx.WSGITransport``, and the bare core
-(``authenticate_with`` + ``RequestState.answer``). An exception in an app
-propagates (it fails the test) instead of becoming a 500."""
+run, any other WSGI app through ``httpx.WSGITransport``; Django (ASGI) and DRF (its WSGI
+handler through werkzeug's test client) by openers of their own; and the bare core
+(``authenticate_with`` + ``RequestState.answer``). An exception in an app propagates
+(it fails the test) instead of becoming a 500 (Django's, through the
+``got_request_exception`` signal)."""
 
 from __future__ import annotations
 
@@ -142,13 +144,87 @@ def _asgi(asgi_app: Any) -> Iterator[Send]:
         app.stop()
 
 
+@contextmanager
+def _raising_django() -> Iterator[Callable[[], None]]:
+    """``check()`` re-raises the exception a Django view or middleware raised (which
+    Django's handler would have turned into a 500)."""
+    from django.core.signals import got_request_exception
+
+    raised: list[BaseException] = []
+
+    def record(sender: Any, request: Any = None, **kwargs: Any) -> None:
+        import sys
+
+        error = sys.exc_info()[1]
+        if error is not None:
+            raised.append(error)
+
+    def check() -> None:
+        if raised:
+            raise raised.pop()
+
+    got_request_exception.connect(record, weak=False)
+    try:
+        yield check
+    finally:
+        got_request_exception.disconnect(record)
+
+
+@contextmanager
+def _django(config: ClerkConfig) -> Iterator[Send]:
+    driver: Any = load("django")
+    app, auths = driver.make_app(config)
+    asgi = AsgiApp(driver.Lifespan(driver.asgi_handler(app), auths))
+    asgi.start()
+    with _raising_django() as check:
+
+        def send(path: str, headers: list[tuple[str, str]]) -> Answer:
+            response = asgi.get(path, [(n, v.encode("latin-1")) for n, v in headers])
+            check()
+            return response.status_code, list(response.headers.items()), response.content
+
+        try:
+            yield send
+        finally:
+            asgi.stop()
+
+
+@contextmanager
+def _drf(config: ClerkConfig) -> Iterator[Send]:
+    from werkzeug.test import Client
+
+    app, auths = load("drf").make_app(config)
+    client = Client(load("django").wsgi_handler(app), use_cookies=False)  # our Cookie as is
+    with _raising_django() as check:
+
+        def send(path: str, headers: list[tuple[str, str]]) -> Answer:
+            response = client.get(path, headers=headers)
+            check()
+            return response.status_code, list(response.headers.items()), response.get_data()
+
+        try:
+            yield send
+        finally:
+            for auth in auths:
+                auth.close()
+
+
+#: Adapters whose drivers need an opener of their own (no app of a kind found by shape).
+_OPENERS: dict[str, Callable[[ClerkConfig], Any]] = {
+    "core": _core,
+    "django": _django,
+    "drf": _drf,
+}
+
+
 def open_app(adapter: str, config: ClerkConfig) -> Any:
     """A context manager yielding ``send`` for ``adapter`` (one of :data:`ADAPTERS`):
     the driver's ``make_app`` in process, by the kind of app it makes (the bare core
     has none)."""
     require(adapter)
-    if adapter == "core":
-        return _core(config)
+    opener = _OPENERS.get(adapter)
+    if opener is not None:
+        return opener(config)
     app = load(adapter).make_app(config)
     if hasattr(app, "test_client"):
         return _flask(app)

@@ -1,4 +1,4 @@
-"""Real servers for the fault and load tests: gunicorn (Flask) and uvicorn (Starlette)
+"""Real servers for the fault and load tests: gunicorn (Flask, Django) and uvicorn (Starlette)
 as subprocesses on 127.0.0.1, keys from a :class:`MockClerk` in the test process.
 
 ``serve(kind, clerk, ...)`` starts one and yields a :class:`Served`; everything is
@@ -48,7 +48,7 @@ __all__ = [
 
 APPS = Path(__file__).resolve().parent / "apps"
 #: The server kinds, from the adapter registry (tests/adapters.py): gunicorn (gthread
-#: workers) running Flask, uvicorn running Starlette.
+#: workers) running Flask or Django, uvicorn running Starlette.
 KINDS = SERVER_KINDS
 #: ``CLERK_AUTH_LONG=1`` selects the long form (more faults, longer outages, more load).
 LONG = os.environ.get("CLERK_AUTH_LONG", "") not in ("", "0")
@@ -252,7 +252,9 @@ def _environment(
     return env
 
 
-def _gunicorn_command(workers: int, threads: int, preload: bool) -> list[str]:
+def _gunicorn_command(
+    workers: int, threads: int, preload: bool, app: str = "flask_app:app"
+) -> list[str]:
     pytest.importorskip("gunicorn", reason="gunicorn is a test dependency")
     from gunicorn.config import KNOWN_SETTINGS
 
@@ -285,7 +287,7 @@ def _gunicorn_command(workers: int, threads: int, preload: bool) -> list[str]:
         command.append("--no-control-socket")
     if preload:
         command.append("--preload")
-    return [*command, "flask_app:app"]
+    return [*command, app]
 
 
 def _uvicorn_command() -> list[str]:
@@ -314,6 +316,7 @@ def _uvicorn_command() -> list[str]:
 _LISTENING = {
     "flask-gunicorn": re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)"),
     "starlette-uvicorn": re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)"),
+    "django-gunicorn": re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)"),
 }
 
 
@@ -357,6 +360,10 @@ def serve(
             command, processes = _gunicorn_command(workers, threads, preload), workers
         elif kind == "starlette-uvicorn":
             command, processes = _uvicorn_command(), 1
+        elif kind == "django-gunicorn":
+            pytest.importorskip("django.http")
+            command = _gunicorn_command(workers, threads, preload, "django_app:app")
+            processes = workers
         else:
             raise ValueError(kind)
         hits_before = clerk.jwks_hits

@@ -31,8 +31,8 @@ INTERVAL = 2.5  # seconds between rotations
 
 @pytest.mark.parametrize(
     ("kind", "preload"),
-    [("flask-gunicorn", True), ("starlette-uvicorn", False)],
-    ids=["flask-gunicorn-preload", "starlette-uvicorn"],
+    [("flask-gunicorn", True), ("starlette-uvicorn", False), ("django-gunicorn", True)],
+    ids=["flask-gunicorn-preload", "starlette-uvicorn", "django-gunicorn-preload"],
 )
 def test_rotation_under_steady_load(clerk: MockClerk, kind: str, preload: bool) -> None:
     def make(n: int) -> tuple[str, str | None, str]:

@@ -21,6 +21,12 @@ def worker_exit(server: Any, worker: Any) -> None:
     if app is None:
         return
     from _settings import write_mark
-    from flask_app import key_stats
 
-    write_mark("stats", {"stats": key_stats(app)})
+    if getattr(app, "extensions", None) is not None:  # Flask
+        from flask_app import key_stats
+
+        write_mark("stats", {"stats": key_stats(app)})
+    else:  # Django
+        from django_app import key_stats as django_key_stats
+
+        write_mark("stats", {"stats": django_key_stats()})

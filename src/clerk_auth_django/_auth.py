@@ -1,0 +1,253 @@
+"""``ClerkAuth``: one configuration and its key sources; the request state per request.
+
+A :class:`ClerkAuth` authenticates a Django request at most once per ``allow_pending``
+value. The results are kept on the request object itself, under the ClerkAuth that
+produced them, so they never outlive the request and two ClerkAuth on one request (a
+middleware and a guard with another configuration) never see each other's results.
+Every result is annotated on the request: ``request.clerk_auth`` (the claims or
+``None``) and ``request.clerk_request_state``; the last one to run is the one shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from clerk_auth_core import (
+    AsyncKeySource,
+    ClerkAuthError,
+    ClerkConfig,
+    HttpAnswer,
+    KeySource,
+    RequestState,
+    SessionClaims,
+    authenticate_with,
+    authenticate_with_async,
+)
+from clerk_auth_core._extract import REQUEST_HEADERS
+from clerk_auth_core._refusal_log import RefusalLog
+from clerk_auth_core.io import (
+    AsyncKeyProvider,
+    AsyncStaticKeyProvider,
+    StaticKeyProvider,
+    SyncKeyProvider,
+    async_key_provider,
+    key_provider,
+)
+
+from ._settings import UserMapper, config_from_settings, user_mapper
+
+__all__ = [
+    "AUTH_ATTRIBUTE",
+    "ClerkAuth",
+    "answer_response",
+    "auth_for",
+    "default_auth",
+    "get_auth",
+    "get_request_state",
+]
+
+logger = logging.getLogger("clerk_auth")
+#: The clock of the refusal log's rate limit (a name of its own, for tests).
+_monotonic = time.monotonic
+
+#: ``request.<AUTH_ATTRIBUTE>``: the ClerkAuth the middleware runs (the request's default).
+AUTH_ATTRIBUTE = "clerk_authenticator"
+_STATES = "_clerk_auth_states"
+
+#: The ``request.META`` keys of the headers the core reads (WSGI and Django's ASGI
+#: request have already joined repeated headers into one value).
+_META_KEYS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in REQUEST_HEADERS)
+
+
+def answer_response(answer: HttpAnswer) -> HttpResponse:
+    """The core's answer as a Django response: status, headers and JSON body as decided."""
+    return HttpResponse(answer.body_bytes, status=answer.status, headers=dict(answer.headers))
+
+
+class ClerkAuth:
+    """One configuration and its key sources (a threaded provider for sync code, an
+    asyncio one for async code, each made on first use and shared by all requests).
+
+    :param config: the configuration; by default ``settings.CLERK_*``, each falling
+        back to the environment variable of the same name (validated now).
+    :param key_source: keys for sync code (default: ``key_provider(config)``).
+    :param async_key_source: keys for async code (default: ``async_key_provider(config)``).
+    :param user_mapper: claims → ``request.user`` for DRF (``None``: a
+        :class:`~clerk_auth_django.ClerkUser`; :func:`default_auth` takes
+        ``CLERK_USER_MAPPER``).
+    :raises ConfigurationError: when the configuration is invalid.
+    """
+
+    def __init__(
+        self,
+        config: ClerkConfig | None = None,
+        *,
+        key_source: KeySource | None = None,
+        async_key_source: AsyncKeySource | None = None,
+        user_mapper: UserMapper | None = None,
+    ) -> None:
+        self.config = config_from_settings() if config is None else config
+        self._source = key_source
+        self._async_source = async_key_source
+        self._owned_sync: SyncKeyProvider | StaticKeyProvider | None = None
+        self._owned_async: AsyncKeyProvider | AsyncStaticKeyProvider | None = None
+        self.user_mapper = user_mapper
+        #: What to log of refusals, and how often (the core's rate limit).
+        self.refusals = RefusalLog()
+
+    @property
+    def key_source(self) -> KeySource:
+        """The key source for sync code."""
+        if self._source is None:
+            self._source = self._owned_sync = key_provider(self.config)
+            # Django has no shutdown hook: close the HTTP client made here when this
+            # ClerkAuth is collected, or at interpreter exit.
+            weakref.finalize(self, self._owned_sync.close)
+        return self._source
+
+    @property
+    def async_key_source(self) -> AsyncKeySource:
+        """The key source for async code."""
+        if self._async_source is None:
+            self._async_source = self._owned_async = async_key_provider(self.config)
+        return self._async_source
+
+    def warm_up(self) -> bool:
+        """Fetch the keys now, for sync code (in ``wsgi.py``, after
+        ``get_wsgi_application()``; before the fork with ``gunicorn --preload``). A
+        failure is logged, never raised: the keys are then fetched on first use."""
+        warm: Callable[[], bool] | None = getattr(self.key_source, "warm_up", None)
+        try:
+            ok = warm is None or warm()
+        except Exception:  # the start must never fail because the keys are not there yet
+            ok = False
+        if not ok:
+            logger.warning("clerk-auth: key warm-up failed; keys will be fetched on first use.")
+        return ok
+
+    def close(self) -> None:
+        """Close the sync provider made here (a given key source stays open)."""
+        owned, self._owned_sync = self._owned_sync, None
+        if owned is not None:
+            self._source = None
+            owned.close()
+
+    async def aclose(self) -> None:
+        """Close the providers made here: the sync one, and the async one's client of
+        the running event loop (given key sources stay open)."""
+        self.close()
+        owned, self._owned_async = self._owned_async, None
+        if owned is not None:
+            self._async_source = None
+            await owned.aclose()
+
+    def _slot(self, request: HttpRequest, allow_pending: bool | None) -> tuple[Any, Any]:
+        states: dict[tuple[ClerkAuth, bool | None], RequestState] | None = getattr(
+            request, _STATES, None
+        )
+        if states is None:
+            states = {}
+            setattr(request, _STATES, states)
+        return states, (self, allow_pending)
+
+    def authenticate(self, request: HttpRequest, allow_pending: bool | None = None) -> RequestState:
+        """The request's RequestState for ``allow_pending``, computed once per request and
+        ClerkAuth (sync: the threaded key provider)."""
+        states, slot = self._slot(request, allow_pending)
+        state: RequestState | None = states.get(slot)
+        if state is None:
+            meta = request.META
+            state = states[slot] = authenticate_with(
+                self.key_source,
+                [(name, meta[key]) for name, key in _META_KEYS if key in meta],
+                config=self.config,
+                now=time.time(),
+                method=request.method,
+                allow_pending=allow_pending,
+            )
+        _annotate(request, state)
+        return state
+
+    def log_refusal(self, error: ClerkAuthError, request: HttpRequest) -> None:
+        """Log refusing ``request`` with ``error`` (rate-limited, with the core's hints;
+        the headers are read only when a hinted line is due)."""
+        meta = request.META
+        line = self.refusals.line(
+            error,
+            now=_monotonic(),
+            config=self.config,
+            headers=lambda: [(name, meta[key]) for name, key in _META_KEYS if key in meta],
+        )
+        if line is not None:
+            logger.log(line.level, line.message)
+
+    async def aauthenticate(
+        self, request: HttpRequest, allow_pending: bool | None = None
+    ) -> RequestState:
+        """:meth:`authenticate` for async code (the asyncio key provider)."""
+        states, slot = self._slot(request, allow_pending)
+        state: RequestState | None = states.get(slot)
+        if state is None:
+            meta = request.META
+            state = states[slot] = await authenticate_with_async(
+                self.async_key_source,
+                [(name, meta[key]) for name, key in _META_KEYS if key in meta],
+                config=self.config,
+                now=time.time(),
+                method=request.method,
+                allow_pending=allow_pending,
+            )
+        _annotate(request, state)
+        return state
+
+
+def _annotate(request: HttpRequest, state: RequestState) -> None:
+    request.clerk_request_state = state
+    request.clerk_auth = state.claims
+
+
+_default: list[ClerkAuth] = []
+#: Two threads' first requests must not make two (two key caches, two first fetches).
+_default_lock = threading.Lock()
+
+
+def default_auth() -> ClerkAuth:
+    """The process's ClerkAuth from ``settings.CLERK_*`` (made on first use; made anew
+    when a ``CLERK_*`` setting changes, as under ``override_settings``)."""
+    if not _default:
+        with _default_lock:
+            if not _default:
+                _default[:] = [ClerkAuth(user_mapper=user_mapper())]
+    return _default[0]
+
+
+def reset_default(**_kwargs: Any) -> None:
+    """Forget the default ClerkAuth (the next request makes it from the settings)."""
+    setting = _kwargs.get("setting")
+    if setting is None or str(setting).startswith("CLERK_"):
+        _default.clear()
+
+
+def auth_for(request: HttpRequest) -> ClerkAuth:
+    """The request's default ClerkAuth: the middleware's, else :func:`default_auth`."""
+    auth: ClerkAuth | None = getattr(request, AUTH_ATTRIBUTE, None)
+    return auth if auth is not None else default_auth()
+
+
+def get_request_state(request: HttpRequest) -> RequestState:
+    """The latest :class:`~clerk_auth_core.RequestState` of ``request`` (authenticating it
+    with the request's default ClerkAuth if nothing has yet)."""
+    state: RequestState | None = getattr(request, "clerk_request_state", None)
+    return state if state is not None else auth_for(request).authenticate(request)
+
+
+def get_auth(request: HttpRequest) -> SessionClaims | None:
+    """The verified session of ``request``, ``None`` when signed out."""
+    return get_request_state(request).claims
