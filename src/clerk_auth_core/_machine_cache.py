@@ -36,6 +36,7 @@ import attrs
 
 from ._errors import (
     ClerkAuthError,
+    ConfigurationError,
     KeyResolutionError,
     MachineVerificationUnavailable,
     TokenVerificationError,
@@ -122,6 +123,8 @@ def _copy(error: ClerkAuthError) -> ClerkAuthError:
         if isinstance(error, MachineVerificationUnavailable):
             fresh.detail = error.detail  # type: ignore[attr-defined]
         return fresh
+    if isinstance(error, ConfigurationError):
+        return ConfigurationError(error.message)
     return type(error)(error.reason, error.message)
 
 
@@ -225,7 +228,7 @@ class MachineCache:
             self._backoff_error = outcome
             self._failures += 1
 
-    def failed(self, flight: Flight, detail: str, now: float) -> ClerkAuthError:
+    def failed(self, flight: Flight, detail: str, now: float) -> MachineVerificationUnavailable:
         """Report a call that got no answer (network, timeout, cancelled); returns the
         error to raise: ``unexpected-error`` (503 with ``Retry-After``)."""
         error = MachineVerificationUnavailable(retry_after=self.retry_after())
@@ -233,7 +236,7 @@ class MachineCache:
         self.finished(flight, error, now)
         return error
 
-    def abandoned(self, now: float) -> ClerkAuthError:
+    def abandoned(self, now: float) -> MachineVerificationUnavailable:
         """The error for a waiter whose leader never reported in time (503)."""
         error = MachineVerificationUnavailable(retry_after=self.retry_after())
         error.detail = "the call in progress did not finish in time"
