@@ -135,9 +135,13 @@ def result_of(outcome: Outcome) -> MachineClaims:
     raise _copy(outcome)
 
 
+_sha256 = hashlib.sha256
+
+
 def token_key(token: str) -> bytes:
-    """What the cache keys a token by: its SHA-256 digest (never the token itself)."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    """What the cache keys a token by: its SHA-256 digest (never the token itself;
+    :meth:`MachineCache.lookup` writes this out, on the hot path)."""
+    return _sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 class MachineCache:
@@ -147,8 +151,9 @@ class MachineCache:
     def __init__(self, config: MachineConfig) -> None:
         self.config = config
         self.stats = MachineCacheStats()
-        #: key → (remembered until, outcome), least recently used first.
-        self._entries: OrderedDict[bytes, tuple[float, Outcome]] = OrderedDict()
+        #: key → (remembered until, the answer), least recently used first. The
+        #: answer is kept as its (immutable) Known, so a hit builds nothing.
+        self._entries: OrderedDict[bytes, tuple[float, Known]] = OrderedDict()
         self._flights: dict[bytes, Flight] = {}
         self._seq = 0
         self._stores = 0
@@ -167,17 +172,17 @@ class MachineCache:
 
     def lookup(self, token: str, now: float) -> Decision:
         """What to do about ``token`` at ``now`` (unix seconds)."""
-        key = token_key(token)
+        key = _sha256(token.encode("utf-8", "surrogatepass")).digest()  # token_key()
         entry = self._entries.get(key)
         if entry is not None:
-            until, outcome = entry
+            until, known = entry
             if now < until:
                 self._entries.move_to_end(key)
-                if isinstance(outcome, MachineClaims):
+                if type(known.outcome) is MachineClaims:
                     self.stats.hits += 1
                 else:
                     self.stats.refused_hits += 1
-                return Known(outcome)
+                return known
             del self._entries[key]
         flight = self._flights.get(key)
         if flight is not None:
@@ -250,7 +255,7 @@ class MachineCache:
         if until <= now:
             return  # ttl 0, or already past the token's expiration: remember nothing
         entries = self._entries
-        entries[key] = (until, outcome)
+        entries[key] = (until, Known(outcome))
         entries.move_to_end(key)
         self._stores += 1
         if not self._stores % _SWEEP_EVERY:

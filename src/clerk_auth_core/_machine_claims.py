@@ -65,7 +65,10 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(value.split())
 
 
-@attrs.frozen(kw_only=True)
+# slots=False: from_jwt_payload (every request of a JWT machine token) fills the
+# instance dict in one step (_build) instead of 16 frozen slot assignments, as
+# SessionClaims does; a test holds the two constructions equal.
+@attrs.frozen(kw_only=True, slots=False)
 class MachineClaims:
     """A verified API key, M2M token or OAuth access token.
 
@@ -189,16 +192,29 @@ class MachineClaims:
             client_id = cid if isinstance(cid, str) else ""
         iat = payload.get("iat")
         issued = float(iat) if isinstance(iat, int | float) else None
-        return cls(
-            token_type=kind,
-            id=jti if isinstance(jti, str) else "",
-            subject=payload["sub"],
-            scopes=scopes,
-            claims=claims,
-            client_id=client_id,
-            expires_at=float(payload["exp"]),
-            created_at=issued,
-            updated_at=issued,
-            source="jwt",
-            raw=dict(payload),
-        )
+        values = {
+            "token_type": kind,
+            "id": jti if isinstance(jti, str) else "",
+            "subject": payload["sub"],
+            "name": None,
+            "scopes": scopes,
+            "claims": claims,
+            "client_id": client_id,
+            "revoked": False,
+            "revocation_reason": None,
+            "expired": False,
+            "expires_at": float(payload["exp"]),
+            "created_at": issued,
+            "updated_at": issued,
+            "source": "jwt",
+            # The gate parsed this payload for this call alone: no copy needed.
+            "raw": payload,
+        }
+        if cls is not MachineClaims:
+            return cls(**values)
+        claims_object = _new(cls)
+        claims_object.__dict__.update(values)
+        return claims_object
+
+
+_new = object.__new__

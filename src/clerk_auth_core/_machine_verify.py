@@ -3,14 +3,15 @@
 
 The order, first failure wins:
 
-1. the kind (:func:`~._token_kinds.token_kind`; a token that is neither machine JWT
-   is ``token-type-mismatch``);
-2. the gate of :mod:`._tokens` (size, shape, canonical base64url, strict JSON) with
-   the machine header step instead of the session one: M2M JWTs pass Clerk's category
-   gate (``cat`` absent or ``cl_B7d4PD333AAA``, else ``token-invalid`` before any key
-   lookup) and have ``typ`` absent or ``JWT``; OAuth JWTs have ``typ`` ``at+jwt`` /
-   ``application/at+jwt`` (RFC 9068 §2.1); then the session header step's own ``alg``,
-   forbidden-member and ``kid`` rules (:func:`~._tokens.check_header`);
+1. the gate of :mod:`._tokens` (size, shape, canonical base64url, strict JSON; opaque
+   ``ak_``/``mt_``/``oat_`` tokens are ``token-type-mismatch`` there) with the header
+   rules machine JWTs share with sessions (``alg``, forbidden members, ``kid``:
+   :func:`shared_header_step`);
+2. the kind, from the gated header and payload as :func:`~._token_kinds.token_kind`
+   decides it (an ``mch_`` subject first, then ``typ`` ``at+jwt``; neither:
+   ``token-type-mismatch``), and its own header rules: M2M JWTs pass Clerk's category
+   gate (``cat`` absent or ``cl_B7d4PD333AAA``, else ``token-invalid``) and have ``typ``
+   absent or ``JWT``; all before any key lookup;
 3. the key for the ``kid`` and the RS256 signature (:mod:`._rs256`), as sessions;
 4. the claims: ``sub`` a non-empty string, ``exp`` required, ``nbf``/``iat`` if present,
    with the configured clock skew; ``aud`` only against an ``audience`` the caller
@@ -27,49 +28,65 @@ Reasons are the session path's (Clerk's strings): ``token-invalid``,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from functools import partial
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from ._claims import _time_claim
+from ._cache import HeaderVerdict
+from ._claims import MAX_TIME, _time_claim
 from ._config import ClerkConfig
 from ._errors import KeyResolutionError, Reason, TokenVerificationError, refusal
 from ._keys import KeySet
 from ._machine_claims import MachineClaims
 from ._rs256 import rs256_failure
-from ._token_kinds import M2M_TOKEN, OAUTH_TOKEN, token_kind
-from ._tokens import ACCESS_TOKEN_TYPES, check_header, gate
+from ._token_kinds import M2M_TOKEN, OAUTH_TOKEN
+from ._tokens import ACCESS_TOKEN_TYPES, Gated, check_header, gate
 
-__all__ = ["M2M_CATEGORY", "check_machine_header", "verify_machine_jwt"]
+__all__ = ["M2M_CATEGORY", "machine_kind", "shared_header_step", "verify_machine_jwt"]
 
 #: The header ``cat`` Clerk stamps on M2M JWTs (spec §1).
 M2M_CATEGORY: Final = "cl_B7d4PD333AAA"
 
 
-def check_machine_header(
-    header: dict[str, Any], *, kind: str, algorithms: tuple[str, ...], kid_required: bool
+def shared_header_step(
+    header: dict[str, Any], *, algorithms: tuple[str, ...], kid_required: bool
 ) -> tuple[str, str | None]:
-    """The header step for a machine JWT of ``kind``; answers ``(alg, kid)``.
+    """The header rules every machine JWT shares with sessions: the session header
+    step's ``alg``, forbidden-member and ``kid`` rules (:func:`~._tokens.check_header`,
+    one home), given the header without ``cat`` and ``typ``, whose machine rules depend
+    on the kind (:func:`machine_kind`). Answers ``(alg, kid)``.
 
-    :raises TokenVerificationError: ``token-invalid`` (category, ``typ``, forbidden
-        members, ``kid``), ``token-invalid-algorithm``.
+    :raises TokenVerificationError: ``token-invalid``, ``token-invalid-algorithm``.
     """
-    typ = header.get("typ")
-    if kind == M2M_TOKEN:
-        # Clerk's category gate, before any key lookup: a foreign cat (even the
-        # "ignore" one) is no M2M JWT; an absent cat predates the rollout.
+    if "cat" in header or "typ" in header:
+        header = {k: v for k, v in header.items() if k not in ("cat", "typ")}
+    return check_header(header, algorithms=algorithms, kid_required=kid_required)
+
+
+def machine_kind(header: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+    """The kind of a gated JWT (M2M first, spec §1) after its kind's header rules;
+    before any key lookup.
+
+    :raises TokenVerificationError: ``token-type-mismatch`` (no machine JWT),
+        ``token-invalid`` (Clerk's M2M category gate, a wrong ``typ``).
+    """
+    sub, typ = payload.get("sub"), header.get("typ")
+    if isinstance(sub, str) and sub.startswith("mch_"):
+        # Clerk's category gate: a foreign cat (even the "ignore" one) is no M2M JWT;
+        # an absent cat predates the rollout.
         if "cat" in header and header["cat"] != M2M_CATEGORY:
             raise TokenVerificationError(Reason.TOKEN_INVALID, "Invalid M2M JWT category.")
         if "typ" in header and not (isinstance(typ, str) and typ.lower() == "jwt"):
             raise TokenVerificationError(Reason.TOKEN_INVALID, "Invalid JWT type.")
-    elif not (isinstance(typ, str) and typ.lower() in ACCESS_TOKEN_TYPES):
-        # RFC 9068 §4: an access token is recognised by its typ, nothing else.
-        raise TokenVerificationError(
-            Reason.TOKEN_INVALID, 'Invalid JWT type. Expected "at+jwt, application/at+jwt".'
-        )
-    # The session header step's alg, forbidden-member and kid rules, one home: given
-    # the header without the two members whose machine rules were just applied.
-    rest = {k: v for k, v in header.items() if k not in ("cat", "typ")}
-    return check_header(rest, algorithms=algorithms, kid_required=kid_required)
+        return M2M_TOKEN
+    # RFC 9068 §4: an access token is recognised by its typ (compared lower-cased, as
+    # the session gate refuses it). No category gate (Clerk has none for OAuth).
+    if isinstance(typ, str) and typ.lower() in ACCESS_TOKEN_TYPES:
+        return OAUTH_TOKEN
+    raise TokenVerificationError(Reason.TOKEN_TYPE_MISMATCH, "The token is no machine JWT.")
+
+
+#: Header verdicts of :func:`shared_header_step` by (algorithms, kid_required), as
+#: the configuration's table holds the session step's (bounded by the gate).
+_HEADER_TABLES: dict[tuple[tuple[str, ...], bool], dict[bytes, HeaderVerdict]] = {}
 
 
 def _check_claims(
@@ -84,15 +101,24 @@ def _check_claims(
         auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
         if not any(isinstance(a, str) and a in audience for a in auds):
             raise TokenVerificationError(failed, "The 'aud' claim does not match.")
-    exp = _time_claim(payload, "exp")
-    if exp is None:
-        raise TokenVerificationError(failed, "The 'exp' claim is missing.")
+    # A plain int in range (what Clerk issues) needs no further look; anything else
+    # goes to _time_claim, the session rules' one home for a time claim's type.
+    get = payload.get
+    exp = get("exp")
+    if type(exp) is not int or not -MAX_TIME <= exp <= MAX_TIME:
+        exp = _time_claim(payload, "exp")
+        if exp is None:
+            raise TokenVerificationError(failed, "The 'exp' claim is missing.")
     if exp <= now - skew:
         raise refusal(Reason.TOKEN_EXPIRED)
-    nbf = _time_claim(payload, "nbf")
+    nbf = get("nbf")
+    if type(nbf) is not int or not -MAX_TIME <= nbf <= MAX_TIME:
+        nbf = _time_claim(payload, "nbf")
     if nbf is not None and nbf > now + skew:
         raise refusal(Reason.TOKEN_NOT_ACTIVE_YET)
-    iat = _time_claim(payload, "iat")
+    iat = get("iat")
+    if type(iat) is not int or not -MAX_TIME <= iat <= MAX_TIME:
+        iat = _time_claim(payload, "iat")
     if iat is not None and iat > now + skew:
         raise refusal(Reason.TOKEN_IAT_IN_THE_FUTURE)
 
@@ -117,16 +143,15 @@ def verify_machine_jwt(
         reason of the first failed rule.
     :raises KeyResolutionError: ``jwk-failed-to-resolve`` when ``keys`` is ``None``.
     """
-    kind = token_kind(token)
-    if kind not in (M2M_TOKEN, OAUTH_TOKEN) or not isinstance(token, str) or "." not in token:
-        raise TokenVerificationError(Reason.TOKEN_TYPE_MISMATCH, "The token is no machine JWT.")
     cache = config.token_cache
-    check = partial(check_machine_header, kind=kind)
-    # headers=None: the configuration's header table holds the session step's verdicts.
-    gated = gate(token, cache.max_size, cache.algorithms, cache.kid_required, None, check)
-    if isinstance(gated, str):
+    table = _HEADER_TABLES.setdefault((cache.algorithms, cache.kid_required), {})
+    gated = gate(
+        token, cache.max_size, cache.algorithms, cache.kid_required, table, shared_header_step
+    )
+    if type(gated) is str:
         raise refusal(gated)
-    kid, signing_input, signature, payload, _ = gated
+    kid, signing_input, signature, payload, (header, _, _) = cast(Gated, gated)
+    kind = machine_kind(header, payload)
     if keys is None:
         raise KeyResolutionError(Reason.JWK_FAILED_TO_RESOLVE)
     key = keys.find(kid)

@@ -61,6 +61,8 @@ KINDS: Final = (SESSION_TOKEN, *MACHINE_KINDS)
 
 # MACHINE_TOKEN_PREFIXES is ("mt_", "oat_", "ak_"): the same order as MACHINE_KINDS.
 _PREFIX_KINDS: Final = tuple(zip(MACHINE_TOKEN_PREFIXES, MACHINE_KINDS, strict=True))
+#: The first two characters of each prefix (all differ) → (prefix, kind).
+_BY_HEAD: Final = {prefix[:2]: (prefix, kind) for prefix, kind in _PREFIX_KINDS}
 #: Clerk's "JWT format": three non-empty base64url segments, nothing else.
 _JWT_FORMAT: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 #: Longest string worth decoding to classify (the session gate's default cap).
@@ -70,9 +72,10 @@ _MAX_CLASSIFY = 8192
 def opaque_kind(token: str) -> str | None:
     """The machine kind named by the token's prefix, or ``None``: the check a route
     that accepts sessions only may afford on every request (no parsing at all)."""
-    for prefix, kind in _PREFIX_KINDS:
-        if token.startswith(prefix):
-            return kind
+    # One dict lookup on the first two characters, then the exact prefix.
+    entry = _BY_HEAD.get(token[:2])
+    if entry is not None and token.startswith(entry[0]):
+        return entry[1]
     return None
 
 

@@ -215,8 +215,8 @@ def gate(
         is a pure function of the segment and the two options, which the owner of the
         table keeps fixed.
     :param check: the header step to run instead of :func:`check_header` (machine
-        JWTs have their own ``typ``/``cat`` rules, ``_machine_verify.py``); never
-        together with ``headers``, whose verdicts are :func:`check_header`'s.
+        JWTs have their own ``typ``/``cat`` rules, ``_machine_verify.py``); ``headers``
+        must then be a table of that step's verdicts, never the configuration's.
     """
     # §3.1 size first, before decoding anything.
     if not isinstance(token, str) or len(token) > max_size:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 import pytest
 
 from clerk_auth_core import (
@@ -52,7 +53,8 @@ class TestClerkVectors:
         assert refused(sign(PO, typ="JWT"), keys, config) == "token-type-mismatch"
 
     def test_invalid_jwt(self, keys: KeySet, config: ClerkConfig) -> None:
-        assert refused("invalid.jwt.token", keys, config) == "token-type-mismatch"
+        # Clerk: a JWT-shaped token that will not decode is token-invalid.
+        assert refused("invalid.jwt.token", keys, config) == "token-invalid"
 
     def test_oauth_alg_none(self, keys: KeySet, config: ClerkConfig) -> None:
         head = b64url(b'{"alg":"none","kid":"%s","typ":"at+jwt"}' % CLERK_KID.encode())
@@ -133,6 +135,16 @@ class TestClerkVectors:
 
 
 class TestFromJwtPayload:
+    @pytest.mark.parametrize(("kind", "payload"), [("m2m_token", PM), ("oauth_token", PO)])
+    def test_fast_construction_equals_attrs(self, kind: str, payload: dict[str, Any]) -> None:
+        fast = MachineClaims.from_jwt_payload(kind, payload)
+        built = MachineClaims(**{f: getattr(fast, f) for f in attrs.fields_dict(MachineClaims)})
+        assert fast == built
+        assert repr(fast) == repr(built)
+        assert set(vars(fast)) == set(attrs.fields_dict(MachineClaims))
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            fast.subject = "mch_other"  # type: ignore[misc]
+
     def test_scopes_claim_beats_aud(self) -> None:
         claims = MachineClaims.from_jwt_payload("m2m_token", {**PM, "scopes": "a b"})
         assert claims.scopes == ("a", "b")
@@ -173,6 +185,9 @@ class TestClaimRules:
             ({"exp": CLERK_NOW - 5}, "token-expired"),
             ({"nbf": CLERK_NOW + 6}, "token-not-active-yet"),
             ({"nbf": "x"}, "token-verification-failed"),
+            ({"nbf": "null"}, "token-verification-failed"),
+            ({"iat": 1.5e300}, "token-verification-failed"),
+            ({"exp": 2**60}, "token-verification-failed"),
             ({"iat": CLERK_NOW + 6}, "token-iat-in-the-future"),
         ],
     )
@@ -189,6 +204,7 @@ class TestClaimRules:
     ) -> None:
         payload = {**base, **change}
         payload = {k: v for k, v in payload.items() if v is not None}
+        payload = {k: None if v == "null" else v for k, v in payload.items()}
         if base is PM and payload.get("sub") == "":
             header = OAUTH  # an empty sub is no mch_ sub: send it as an OAuth JWT
         assert refused(sign(payload, **header), keys, config) == reason
@@ -220,8 +236,14 @@ class TestClaimRules:
         assert refused(token, keys, config) == "token-invalid"
 
     def test_opaque_tokens_are_not_jwts(self, keys: KeySet, config: ClerkConfig) -> None:
-        for token in ("ak_x", "mt_x", "oat_x", ""):
+        for token in ("ak_x", "mt_x", "oat_x", "mt_a.b.c"):
             assert refused(token, keys, config) == "token-type-mismatch"
+        assert refused("", keys, config) == "token-invalid"
+
+    def test_a_session_token_is_no_machine_jwt(
+        self, sign: Signer, keys: KeySet, config: ClerkConfig
+    ) -> None:
+        assert refused(sign(P0), keys, config) == "token-type-mismatch"
 
 
 class TestWrongInstance:

@@ -34,10 +34,11 @@ from clerk_auth_core._machine_cache import (
     MachineCache,
     MachineCacheStats,
     Outcome,
+    Wait,
     result_of,
 )
 from clerk_auth_core._machine_claims import MachineClaims
-from clerk_auth_core._token_kinds import opaque_kind
+from clerk_auth_core._token_kinds import M2M_TOKEN, MACHINE_KINDS, opaque_kind
 
 from ._async import AsyncKeyProvider
 from ._common import aread_capped, failure_for, read_capped
@@ -65,7 +66,7 @@ def _timeout(request: MachineRequest) -> httpx.Timeout:
 
 
 def _kind_of(token: str) -> str:
-    kind = opaque_kind(token) if isinstance(token, str) else None
+    kind = opaque_kind(token) if type(token) is str else None
     if kind is None:
         # JWT machine tokens are verified locally (verify_machine_jwt), sessions as
         # sessions: neither costs a Backend API call.
@@ -79,6 +80,12 @@ class _VerifierBase:
     def __init__(self, config: MachineConfig) -> None:
         self.config = config
         self._cache = MachineCache(config)
+        #: The kinds a credential is configured for.
+        self._usable = frozenset(
+            kind
+            for kind in MACHINE_KINDS
+            if (kind == M2M_TOKEN and config.machine_secret_key) or config.secret_key
+        )
         self._make_process_local()
         _verifiers.add(self)
 
@@ -153,16 +160,28 @@ class SyncMachineVerifier(_VerifierBase):
             (:class:`MachineVerificationUnavailable`, with ``retry_after``).
         """
         kind = _kind_of(token)
-        self.config.credential_for(kind)  # no key for this kind: refused before any call
-        self._check_fork()
+        if kind not in self._usable:
+            self.config.credential_for(kind)  # raises: no key for it, refused before a call
+        forked = False
         with self._lock:
             decision = self._cache.lookup(token, time.time())
-            if isinstance(decision, Call):
+            if type(decision) is Known:
+                # The hit, written out: this is every request of a hot key. (No fork
+                # check here: a remembered answer is as good in a forked child.)
+                known = decision.outcome
+                if type(known) is MachineClaims:
+                    return known
+            elif os.getpid() != self._pid:
+                forked = True  # a fork the at-fork hook did not see
+            elif isinstance(decision, Call):
                 event = self._events[decision.flight.seq] = threading.Event()
-            elif not isinstance(decision, Known):
+            elif isinstance(decision, Wait):
                 event = self._events[decision.flight.seq]
         if isinstance(decision, Known):
             return decision.result()
+        if forked:
+            self._after_fork()
+            return self.verify(token)
         if isinstance(decision, Call):
             return self._call(decision.flight, token, kind, event)
         event.wait(decision.timeout)
@@ -266,7 +285,8 @@ class AsyncMachineVerifier(_VerifierBase):
         """The verified claims of an opaque machine token (as
         :meth:`SyncMachineVerifier.verify`)."""
         kind = _kind_of(token)
-        self.config.credential_for(kind)  # no key for this kind: refused before any call
+        if kind not in self._usable:
+            self.config.credential_for(kind)  # raises: no key for it, refused before a call
         self._check_fork()
         loop = asyncio.get_running_loop()
         with self._lock:
