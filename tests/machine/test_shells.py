@@ -259,3 +259,22 @@ class TestCachePolicy:
                 refused(verifier, f"ak_random_{i}")
             assert verifier.cached == 25
         assert clerk.machine.total_calls == 120
+
+
+class TestAsyncCancellation:
+    def test_a_cancelled_leader_does_not_cancel_the_call(self, clerk: MockClerk) -> None:
+        token = clerk.machine.mint_api_key()
+        clerk.machine.set_fault("slow", delay=0.3)
+
+        async def run() -> list[Any]:
+            async with AsyncMachineVerifier(clerk.machine.config()) as verifier:
+                leader = asyncio.ensure_future(verifier.verify(token))
+                await asyncio.sleep(0.05)  # its call is in flight
+                others = [asyncio.ensure_future(verifier.verify(token)) for _ in range(20)]
+                await asyncio.sleep(0.05)
+                leader.cancel()
+                return await asyncio.gather(*others)
+
+        results = asyncio.run(run())
+        assert [r.subject for r in results] == ["user_test"] * 20
+        assert clerk.machine.total_calls == 1
