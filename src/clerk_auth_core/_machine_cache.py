@@ -139,8 +139,7 @@ _sha256 = hashlib.sha256
 
 
 def token_key(token: str) -> bytes:
-    """What the cache keys a token by: its SHA-256 digest (never the token itself;
-    :meth:`MachineCache.lookup` writes this out, on the hot path)."""
+    """What the cache keys a token by: its SHA-256 digest (never the token itself)."""
     return _sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
@@ -170,20 +169,32 @@ class MachineCache:
         """How many calls are in progress."""
         return len(self._flights)
 
-    def lookup(self, token: str, now: float) -> Decision:
-        """What to do about ``token`` at ``now`` (unix seconds)."""
-        key = _sha256(token.encode("utf-8", "surrogatepass")).digest()  # token_key()
+    def remembered(self, key: bytes, now: float) -> Known | None:
+        """The remembered answer for a token's :func:`token_key` at ``now``, or
+        ``None``: the hit path alone, which starts no flight (a shell may ask it before
+        deciding whether the token is one it could call about at all)."""
         entry = self._entries.get(key)
-        if entry is not None:
-            until, known = entry
-            if now < until:
-                self._entries.move_to_end(key)
-                if type(known.outcome) is MachineClaims:
-                    self.stats.hits += 1
-                else:
-                    self.stats.refused_hits += 1
-                return known
-            del self._entries[key]
+        if entry is None:
+            return None
+        until, known = entry
+        if now < until:
+            self._entries.move_to_end(key)
+            if type(known.outcome) is MachineClaims:
+                self.stats.hits += 1
+            else:
+                self.stats.refused_hits += 1
+            return known
+        del self._entries[key]
+        return None
+
+    def lookup(self, token: str, now: float, *, key: bytes | None = None) -> Decision:
+        """What to do about ``token`` at ``now`` (unix seconds); ``key`` is its
+        :func:`token_key` when the caller has it already."""
+        if key is None:
+            key = token_key(token)
+        known = self.remembered(key, now)
+        if known is not None:
+            return known
         flight = self._flights.get(key)
         if flight is not None:
             self.stats.waits += 1

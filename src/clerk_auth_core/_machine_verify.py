@@ -30,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, cast
 
+import attrs
+
 from ._cache import HeaderVerdict
 from ._claims import MAX_TIME, _time_claim
 from ._config import ClerkConfig
@@ -40,7 +42,15 @@ from ._rs256 import rs256_failure
 from ._token_kinds import M2M_TOKEN, OAUTH_TOKEN
 from ._tokens import ACCESS_TOKEN_TYPES, Gated, check_header, gate
 
-__all__ = ["M2M_CATEGORY", "machine_kind", "shared_header_step", "verify_machine_jwt"]
+__all__ = [
+    "M2M_CATEGORY",
+    "PendingMachineJwt",
+    "finish_machine_jwt",
+    "machine_kind",
+    "prepare_machine_jwt",
+    "shared_header_step",
+    "verify_machine_jwt",
+]
 
 #: The header ``cat`` Clerk stamps on M2M JWTs (spec §1).
 M2M_CATEGORY: Final = "cl_B7d4PD333AAA"
@@ -123,26 +133,27 @@ def _check_claims(
         raise refusal(Reason.TOKEN_IAT_IN_THE_FUTURE)
 
 
-def verify_machine_jwt(
-    token: str,
-    keys: KeySet | None,
-    config: ClerkConfig,
-    *,
-    now: float,
-    audience: str | Iterable[str] = (),
-) -> MachineClaims:
-    """Verify an M2M JWT or OAuth JWT with the instance's keys and return its claims.
+@attrs.frozen
+class PendingMachineJwt:
+    """A machine JWT that passed the gate and its kind's header rules; it needs the
+    key set for :attr:`kid` (the request path asks its key source, as for sessions)."""
 
-    The same keys as session tokens (``config.static_keys``, or a key provider's
-    ``get_keys(kid)``), the same gate and signature check, the machine claim rules
-    (module docstring). No network call: JWT machine tokens cannot be revoked.
+    kind: str
+    kid: str | None
+    gated: Gated = attrs.field(repr=False)
 
-    :param audience: when given, the token's ``aud`` must name one of these.
-    :raises TokenVerificationError: ``token-type-mismatch`` for a token that is no
-        machine JWT (a session token, an opaque ``ak_``/``mt_``/``oat_`` token), else the
-        reason of the first failed rule.
-    :raises KeyResolutionError: ``jwk-failed-to-resolve`` when ``keys`` is ``None``.
+
+def prepare_machine_jwt(token: str, config: ClerkConfig) -> PendingMachineJwt:
+    """Steps 1–2 (module docstring): the gate and the kind, no keys yet.
+
+    :raises TokenVerificationError: ``token-invalid``, ``token-invalid-algorithm``,
+        ``token-type-mismatch``.
     """
+    kind, gated = _gate_and_kind(token, config)
+    return PendingMachineJwt(kind, gated[0], gated)
+
+
+def _gate_and_kind(token: str, config: ClerkConfig) -> tuple[str, Gated]:
     cache = config.token_cache
     table = _HEADER_TABLES.setdefault((cache.algorithms, cache.kid_required), {})
     gated = gate(
@@ -150,8 +161,36 @@ def verify_machine_jwt(
     )
     if type(gated) is str:
         raise refusal(gated)
-    kid, signing_input, signature, payload, (header, _, _) = cast(Gated, gated)
-    kind = machine_kind(header, payload)
+    done = cast(Gated, gated)
+    return machine_kind(done[4][0], done[3]), done
+
+
+def finish_machine_jwt(
+    pending: PendingMachineJwt,
+    keys: KeySet | None,
+    config: ClerkConfig,
+    *,
+    now: float,
+    audience: str | Iterable[str] = (),
+) -> MachineClaims:
+    """Steps 3–4 for what :func:`prepare_machine_jwt` answered: the key, the signature,
+    the claims.
+
+    :raises TokenVerificationError: the reason of the first failed rule.
+    :raises KeyResolutionError: ``jwk-failed-to-resolve`` when ``keys`` is ``None``.
+    """
+    return _finish(pending.kind, pending.gated, keys, config, now, audience)
+
+
+def _finish(
+    kind: str,
+    gated: Gated,
+    keys: KeySet | None,
+    config: ClerkConfig,
+    now: float,
+    audience: str | Iterable[str],
+) -> MachineClaims:
+    kid, signing_input, signature, payload, _ = gated
     if keys is None:
         raise KeyResolutionError(Reason.JWK_FAILED_TO_RESOLVE)
     key = keys.find(kid)
@@ -165,3 +204,29 @@ def verify_machine_jwt(
     wanted = (audience,) if isinstance(audience, str) else tuple(audience)
     _check_claims(payload, config.clock_skew, now, wanted)
     return MachineClaims.from_jwt_payload(kind, payload)
+
+
+def verify_machine_jwt(
+    token: str,
+    keys: KeySet | None,
+    config: ClerkConfig,
+    *,
+    now: float,
+    audience: str | Iterable[str] = (),
+) -> MachineClaims:
+    """Verify an M2M JWT or OAuth JWT with the instance's keys and return its claims.
+
+    The same keys as session tokens (``config.static_keys``, or a key provider's
+    ``get_keys(kid)``), the same gate and signature check, the machine claim rules
+    (module docstring). No network call: JWT machine tokens cannot be revoked.
+    (:func:`prepare_machine_jwt` and :func:`finish_machine_jwt` are its two halves,
+    for a caller that needs the ``kid`` before it has keys.)
+
+    :param audience: when given, the token's ``aud`` must name one of these.
+    :raises TokenVerificationError: ``token-type-mismatch`` for a token that is no
+        machine JWT (a session token, an opaque ``ak_``/``mt_``/``oat_`` token), else the
+        reason of the first failed rule.
+    :raises KeyResolutionError: ``jwk-failed-to-resolve`` when ``keys`` is ``None``.
+    """
+    kind, gated = _gate_and_kind(token, config)
+    return _finish(kind, gated, keys, config, now, audience)

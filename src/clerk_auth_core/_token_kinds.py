@@ -44,6 +44,7 @@ __all__ = [
     "AcceptsToken",
     "accepts",
     "is_jwt_format",
+    "jwt_kind",
     "opaque_kind",
     "token_kind",
 ]

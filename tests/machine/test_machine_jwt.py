@@ -18,6 +18,7 @@ from clerk_auth_core import (
     verify_machine_jwt,
     verify_token,
 )
+from clerk_auth_core._machine_verify import finish_machine_jwt, prepare_machine_jwt
 from clerk_auth_core.testing import b64url, generate_key, mint_token, public_jwk
 
 from .conftest import CLERK_KID, CLERK_NOW, P0, PM, PO, Signer
@@ -244,6 +245,20 @@ class TestClaimRules:
         self, sign: Signer, keys: KeySet, config: ClerkConfig
     ) -> None:
         assert refused(sign(P0), keys, config) == "token-type-mismatch"
+
+
+class TestTwoHalves:
+    def test_kid_before_keys(self, sign: Signer, keys: KeySet, config: ClerkConfig) -> None:
+        # The request path's order: the gate and kind, then the key source for the kid.
+        pending = prepare_machine_jwt(sign(PM), config)
+        assert (pending.kind, pending.kid) == ("m2m_token", CLERK_KID)
+        claims = finish_machine_jwt(pending, keys, config, now=CLERK_NOW)
+        assert claims.subject == PM["sub"]
+
+    def test_refused_before_keys(self, sign: Signer, config: ClerkConfig) -> None:
+        with pytest.raises(TokenVerificationError) as info:
+            prepare_machine_jwt(sign(PM, cat="cl_B7d4PD111AAA"), config)
+        assert info.value.reason == "token-invalid"
 
 
 class TestWrongInstance:

@@ -36,6 +36,7 @@ from clerk_auth_core._machine_cache import (
     Outcome,
     Wait,
     result_of,
+    token_key,
 )
 from clerk_auth_core._machine_claims import MachineClaims
 from clerk_auth_core._token_kinds import M2M_TOKEN, MACHINE_KINDS, opaque_kind
@@ -159,18 +160,25 @@ class SyncMachineVerifier(_VerifierBase):
         :raises KeyResolutionError: 500 ``secret-key-invalid``; 503 ``unexpected-error``
             (:class:`MachineVerificationUnavailable`, with ``retry_after``).
         """
+        # The hit first, written out: this is every request of a hot key. Only a
+        # token that was called about is remembered, so no kind check is needed
+        # here, and no fork check (a remembered answer is as good in a forked child).
+        key = token_key(token) if type(token) is str else b""
+        now = time.time()
+        with self._lock:
+            hit = self._cache.remembered(key, now)
+            if hit is not None and type(hit.outcome) is MachineClaims:
+                return hit.outcome
+        if hit is not None:
+            return hit.result()
         kind = _kind_of(token)
         if kind not in self._usable:
             self.config.credential_for(kind)  # raises: no key for it, refused before a call
         forked = False
         with self._lock:
-            decision = self._cache.lookup(token, time.time())
-            if type(decision) is Known:
-                # The hit, written out: this is every request of a hot key. (No fork
-                # check here: a remembered answer is as good in a forked child.)
-                known = decision.outcome
-                if type(known) is MachineClaims:
-                    return known
+            decision = self._cache.lookup(token, now, key=key)
+            if isinstance(decision, Known):
+                pass  # answered since (a flight ended, or the backoff)
             elif os.getpid() != self._pid:
                 forked = True  # a fork the at-fork hook did not see
             elif isinstance(decision, Call):
