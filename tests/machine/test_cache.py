@@ -61,6 +61,18 @@ class TestSingleFlight:
         assert len(cache) == 0
 
 
+class TestRemembered:
+    def test_the_hit_path_starts_no_flight(self) -> None:
+        cache = make()
+        assert cache.remembered(token_key("ak_new"), NOW) is None
+        assert cache.in_flight == 0
+        cache.finished(call(cache, "ak_new").flight, claims(), NOW)
+        known = cache.remembered(token_key("ak_new"), NOW + 1)
+        assert known is not None
+        assert known.outcome == claims()
+        assert cache.lookup("ak_new", NOW + 1, key=token_key("ak_new")) is known
+
+
 class TestVerified:
     def test_reused_for_the_ttl(self) -> None:
         cache = make(cache_ttl=30)

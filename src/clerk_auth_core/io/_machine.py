@@ -292,13 +292,21 @@ class AsyncMachineVerifier(_VerifierBase):
     async def verify(self, token: str) -> MachineClaims:
         """The verified claims of an opaque machine token (as
         :meth:`SyncMachineVerifier.verify`)."""
+        key = token_key(token) if type(token) is str else b""
+        now = time.time()
+        with self._lock:  # the hit first, as in SyncMachineVerifier.verify
+            hit = self._cache.remembered(key, now)
+            if hit is not None and type(hit.outcome) is MachineClaims:
+                return hit.outcome
+        if hit is not None:
+            return hit.result()
         kind = _kind_of(token)
         if kind not in self._usable:
             self.config.credential_for(kind)  # raises: no key for it, refused before a call
         self._check_fork()
         loop = asyncio.get_running_loop()
         with self._lock:
-            decision = self._cache.lookup(token, time.time())
+            decision = self._cache.lookup(token, now, key=key)
             if not isinstance(decision, Known):
                 waiting = self._waiting.setdefault(decision.flight.seq, {})
                 if loop not in waiting:
