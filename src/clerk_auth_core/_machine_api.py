@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import attrs
 
-from ._config import DEFAULT_API_URL
+from ._config import DEFAULT_API_URL, ClerkConfig
 from ._errors import (
     ConfigurationError,
     KeyResolutionError,
@@ -141,6 +141,13 @@ class MachineConfig:
         }
         if environ.get("CLERK_API_URL"):
             settings["api_url"] = environ["CLERK_API_URL"]
+        return cls(**{**settings, **overrides})
+
+    @classmethod
+    def for_instance(cls, config: ClerkConfig, **overrides: Any) -> MachineConfig:
+        """For the instance a :class:`ClerkConfig` names: its secret key and Backend
+        API URL; ``overrides`` win (``machine_secret_key=``, the cache policy …)."""
+        settings: dict[str, Any] = {"secret_key": config.secret_key, "api_url": config.api_url}
         return cls(**{**settings, **overrides})
 
     def credential_for(self, kind: str) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clerk_auth_core import AcceptsToken, ConfigurationError, accepts, token_kind
 from clerk_auth_core._token_kinds import KINDS, is_jwt_format, opaque_kind
@@ -151,3 +153,14 @@ class TestAccepts:
     def test_accepts_function_validates_too(self) -> None:
         with pytest.raises(ConfigurationError):
             accepts("api_key", "api-key")
+
+
+class TestNeverRaises:
+    @given(st.text(max_size=300) | st.from_regex(r"[A-Za-z0-9_-]{1,40}(\.[A-Za-z0-9_-]{1,80}){2}"))
+    def test_any_string_has_a_kind(self, token: str) -> None:
+        kind = token_kind(token)
+        assert kind in KINDS
+        if opaque_kind(token) is not None:
+            assert kind == opaque_kind(token)
+        elif not is_jwt_format(token):
+            assert kind == "session_token"

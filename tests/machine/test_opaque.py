@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from clerk_auth_core import (
+    ClerkConfig,
     ConfigurationError,
     KeyResolutionError,
     MachineConfig,
@@ -128,6 +129,12 @@ class TestRequest:
         assert (config.machine_secret_key, config.cache_ttl) == ("ak_m", 0)
         assert SECRET not in repr(config)
         assert "ak_m" not in repr(config)
+
+    def test_for_instance(self) -> None:
+        instance = ClerkConfig(secret_key=SECRET, api_url="https://api.clerk.test")
+        config = MachineConfig.for_instance(instance, machine_secret_key="ak_m", cache_ttl=5)
+        assert (config.secret_key, config.api_url) == (SECRET, "https://api.clerk.test")
+        assert (config.machine_secret_key, config.cache_ttl) == ("ak_m", 5)
 
     def test_session_kind_is_no_machine_kind(self) -> None:
         with pytest.raises(ConfigurationError):
