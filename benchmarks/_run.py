@@ -22,6 +22,7 @@ from ._adapters import (
     starlette_candidates,
 )
 from ._fixtures import Fixtures, rsa_baseline
+from ._machine import M2M_FIRST, OPAQUE_HIT, SESSION_FIRST, machine_candidates
 from ._memory import cache_memory
 from ._report import (
     Bar,
@@ -57,6 +58,7 @@ DJANGO, DRF = "Django (raw WSGI)", "Django REST framework (raw WSGI)"
 OURS = "clerk-auth verify_token"
 WEBHOOKS = "webhook delivery (10 KiB body)"
 REVERIFICATION = "reverification (requirement check per request)"
+MACHINE = "machine tokens"
 
 
 def _versions() -> dict[str, str]:
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         help="comma-separated groups to run: first, seen, garbage, adapters, webhooks, "
-        "reverification (default: all)",
+        "reverification, machine (default: all)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
@@ -220,6 +222,16 @@ def _measure(
         groups[REVERIFICATION] = measure(
             rsa_baseline(fx, 32), reverification_candidates(fx, n), rounds
         )
+    if wanted("machine"):
+        print(f"- {MACHINE} …", flush=True)
+        candidates, verifier = machine_candidates(fx, min(n, 64))
+        try:
+            calls_before = verifier.stats.calls
+            groups[MACHINE] = measure(rsa_baseline(fx, 32), candidates, rounds)
+            if verifier.stats.calls != calls_before:
+                raise BenchmarkError("a cache hit made a Backend API call")
+        finally:
+            verifier.close()
     server_results: list[ServerResult] = []
     if servers_on and wanted("servers"):
         print("- servers under load …", flush=True)
@@ -251,6 +263,8 @@ def _targets(
         _webhooks(groups[WEBHOOKS], targets, bars)
     if REVERIFICATION in groups:
         _reverification(groups[REVERIFICATION], targets)
+    if MACHINE in groups:
+        _machine(groups[MACHINE], targets, bars)
     for s in servers:
         targets.append(
             Target(
@@ -258,6 +272,25 @@ def _targets(
             )
         )
     return targets, bars
+
+
+def _machine(group: dict[str, Measured], targets: list[Target], bars: list[Bar]) -> None:
+    session, m2m, hit = group[SESSION_FIRST], group[M2M_FIRST], group[OPAQUE_HIT]
+    share = statistics.median(m / s for m, s in zip(m2m.ns, session.ns, strict=True))
+    targets.append(
+        Target(
+            "JWT machine token first sight ÷ session first sight",
+            "≤ 1.1",
+            f"{share:.2f} ({m2m.ratio:.2f}× vs {session.ratio:.2f}×)",
+            share <= 1.1,
+        )
+    )
+    targets.append(
+        Target("opaque token seen before (cache hit)", "≤ 0.1×", _fmt(hit.ratio), hit.ratio <= 0.1)
+    )
+    bars.append(Bar(MACHINE, SESSION_FIRST, session.ratio, True))
+    bars.append(Bar(MACHINE, M2M_FIRST, m2m.ratio, True))
+    bars.append(Bar(MACHINE, OPAQUE_HIT, hit.ratio, True, 0.1))
 
 
 def _webhooks(group: dict[str, Measured], targets: list[Target], bars: list[Bar]) -> None:

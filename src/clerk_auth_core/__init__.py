@@ -23,6 +23,7 @@ from ._errors import (
     ClerkAuthError,
     ConfigurationError,
     KeyResolutionError,
+    MachineVerificationUnavailable,
     Reason,
     ReverificationError,
     TokenVerificationError,
@@ -43,6 +44,15 @@ from ._jwks import (
 )
 from ._jwks_exchange import FetchFailure, FetchRequest
 from ._keys import DroppedKey, KeySet, VerificationKey
+from ._machine_api import (
+    MachineConfig,
+    MachineRequest,
+    judge_machine_response,
+    machine_verify_request,
+)
+from ._machine_cache import MachineCache
+from ._machine_claims import AuthenticatedToken, MachineClaims
+from ._machine_verify import verify_machine_jwt
 from ._request import (
     HttpAnswer,
     PendingRequest,
@@ -54,14 +64,17 @@ from ._request import (
 )
 from ._requirements import Requirements, session_scopes
 from ._reverification import Reverification, ReverificationConfig
+from ._token_kinds import AcceptsToken, accepts, token_kind
 from ._tokens import UnverifiedToken, parse_token
 from ._verify import verify_token
 from ._version import __version__
 from ._webhooks import WebhookEvent, verify_webhook, webhook_answer
 
 __all__ = (
+    "AcceptsToken",
     "Actor",
     "AsyncKeySource",
+    "AuthenticatedToken",
     "AuthorizationError",
     "ClerkAuthError",
     "ClerkConfig",
@@ -79,6 +92,11 @@ __all__ = (
     "KeyResolutionError",
     "KeySet",
     "KeySource",
+    "MachineCache",
+    "MachineClaims",
+    "MachineConfig",
+    "MachineRequest",
+    "MachineVerificationUnavailable",
     "PendingRequest",
     "REASONS",
     "Reason",
@@ -98,18 +116,23 @@ __all__ = (
     "WaitForFetch",
     "WebhookEvent",
     "WebhookVerificationError",
+    "accepts",
     "authenticate_request",
     "authenticate_with",
     "authenticate_with_async",
     "extract_token",
     "http_answer",
     "is_preflight",
+    "judge_machine_response",
+    "machine_verify_request",
     "parse_cookies",
     "parse_token",
     "prepare_request",
     "session_scopes",
     "settings_from_mapping",
+    "token_kind",
     "validate_claims",
+    "verify_machine_jwt",
     "verify_token",
     "verify_webhook",
     "webhook_answer",

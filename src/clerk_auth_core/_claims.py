@@ -336,6 +336,17 @@ class SessionClaims:
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 
     @property
+    def subject(self) -> str:
+        """``sub``, the user id: the name every verified token shares
+        (:class:`~clerk_auth_core.AuthenticatedToken`)."""
+        return self.user_id
+
+    @property
+    def token_type(self) -> str:
+        """Always ``"session_token"`` (a machine token's is its kind)."""
+        return "session_token"
+
+    @property
     def is_pending(self) -> bool:
         """True when the session still has tasks to complete (``sts: pending``)."""
         return self.session_status == "pending"

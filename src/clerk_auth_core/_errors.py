@@ -10,6 +10,7 @@ to decide HTTP semantics itself (compare h11's ``error_status_hint``)::
     ├── ConfigurationError            bad configuration, raised at construction (500)
     ├── TokenVerificationError        the request's token is not acceptable (401)
     ├── KeyResolutionError            the instance's keys cannot be had (503 / 500)
+    │   └── MachineVerificationUnavailable  the Backend API cannot verify now (503)
     ├── AuthorizationError            signed in, but lacks a role/permission (403)
     │   └── ReverificationError       …or a recent enough factor verification (403)
     └── WebhookVerificationError      a webhook delivery is not genuine (400/401/413/500)
@@ -27,6 +28,7 @@ __all__ = [
     "ClerkAuthError",
     "ConfigurationError",
     "KeyResolutionError",
+    "MachineVerificationUnavailable",
     "REASONS",
     "Reason",
     "ReasonInfo",
@@ -81,6 +83,10 @@ class Reason:
     WEBHOOK_BODY_TOO_LARGE: Final = "webhook-body-too-large"
     WEBHOOK_PAYLOAD_INVALID: Final = "webhook-payload-invalid"
     WEBHOOK_SECRET_INVALID: Final = "webhook-secret-invalid"
+    # Machine tokens (issue 14): Clerk's code for a Backend API that could not answer,
+    # and ours for a Backend API answer that says the token was revoked.
+    UNEXPECTED_ERROR: Final = "unexpected-error"
+    TOKEN_REVOKED: Final = "token-revoked"
 
 
 class ReasonInfo:
@@ -190,6 +196,12 @@ REASONS: Final[dict[str, ReasonInfo]] = {
     _R.WEBHOOK_SECRET_INVALID: ReasonInfo(
         500, None, "The server's webhook signing secret is not a whsec_ secret."
     ),
+    # Machine tokens: 503, not Clerk's 401, when the Backend API is down or answers
+    # garbage (spec machine-tokens.md §8: the client's token may be perfectly good).
+    _R.UNEXPECTED_ERROR: ReasonInfo(
+        503, None, "The machine token could not be verified now; try again shortly."
+    ),
+    _R.TOKEN_REVOKED: ReasonInfo(401, _INVALID, "The machine token has been revoked."),
 }
 
 
@@ -267,6 +279,18 @@ class KeyResolutionError(ClerkAuthError):
 
     def __reduce__(self) -> tuple[type[KeyResolutionError], tuple[str, str, int]]:  # type: ignore[override]
         return (type(self), (self.reason, self.message, self.retry_after))
+
+
+class MachineVerificationUnavailable(KeyResolutionError):
+    """The Backend API could not verify an opaque machine token now (outage, 5xx,
+    429, a body that is not Clerk's): HTTP 503 with ``Retry-After``, never 401, since
+    the client's token may be perfectly good. A :class:`KeyResolutionError`, so every
+    place that answers 503 for missing keys answers it for this too."""
+
+    default_reason = Reason.UNEXPECTED_ERROR
+    #: A short, safe explanation for logs ("HTTP 502", "not Clerk's answer …"); never
+    #: the body, the token or a secret.
+    detail: str = ""
 
 
 class AuthorizationError(ClerkAuthError):

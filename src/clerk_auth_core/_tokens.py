@@ -13,6 +13,7 @@ from __future__ import annotations
 import binascii
 import re
 from binascii import a2b_base64
+from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
 import attrs
@@ -56,6 +57,8 @@ _B64_INDEX = {
     c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
 _ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
+#: RFC 9068 access-token ``typ`` values (lower-cased): OAuth JWTs (machine-tokens.md §1).
+ACCESS_TOKEN_TYPES: Final = _ACCESS_TOKEN_TYPES
 
 # The shape check and the decoding are one pass of C code over the token's bytes:
 # translate base64url to standard base64 ("-" → "+", "_" → "/") and turn every byte
@@ -198,6 +201,7 @@ def gate(
     algorithms: tuple[str, ...],
     kid_required: bool,
     headers: dict[bytes, HeaderVerdict] | None,
+    check: HeaderCheck | None = None,
 ) -> Gated | str:
     """The gate and the header step (:func:`parse_token`'s work): the parts of the
     token as a tuple, or the reason it is refused (returned, not raised: the caller
@@ -211,6 +215,9 @@ def gate(
         configuration's :class:`~clerk_auth_core._cache.TokenCache`); the header step
         is a pure function of the segment and the two options, which the owner of the
         table keeps fixed.
+    :param check: the header step to run instead of :func:`check_header` (machine
+        JWTs have their own ``typ``/``cat`` rules, ``_machine_verify.py``); ``headers``
+        must then be a table of that step's verdicts, never the configuration's.
     """
     # §3.1 size first, before decoding anything.
     if not isinstance(token, str) or len(token) > max_size:
@@ -234,7 +241,7 @@ def gate(
         return Reason.TOKEN_INVALID
     verdict = None if headers is None else headers.get(header_std)
     if verdict is None:
-        verdict = _header_verdict(header_std, algorithms, kid_required)
+        verdict = _header_verdict(header_std, algorithms, kid_required, check)
         if headers is not None:
             remember(headers, header_std, verdict, HEADER_ENTRIES)
     if verdict == Reason.TOKEN_INVALID:
@@ -264,8 +271,15 @@ def gate(
     )
 
 
+#: A header step: ``(header, algorithms=, kid_required=) -> (alg, kid)`` or raise.
+HeaderCheck: TypeAlias = Callable[..., tuple[str, str | None]]
+
+
 def _header_verdict(
-    header_std: bytes, algorithms: tuple[str, ...], kid_required: bool
+    header_std: bytes,
+    algorithms: tuple[str, ...],
+    kid_required: bool,
+    check: HeaderCheck | None = None,
 ) -> HeaderVerdict:
     """The header's part of the gate (≤ 1 KiB of strict JSON) and the header step:
     ``(header, alg, kid)``, or the reason the header is refused."""
@@ -273,7 +287,7 @@ def _header_verdict(
         return Reason.TOKEN_INVALID
     try:
         header = loads_strict(_decode_std(header_std))
-        alg, kid = check_header(header, algorithms=algorithms, kid_required=kid_required)
+        alg, kid = (check or check_header)(header, algorithms=algorithms, kid_required=kid_required)
     except StrictJSONError:
         return Reason.TOKEN_INVALID
     except TokenVerificationError as exc:

@@ -12,6 +12,13 @@ else one that fetches the JWKS with httpx, as :mod:`clerk_auth_core._jwks` decid
 Make one provider per key source and share it (it is thread-safe, and the async one
 may be shared between event loops); a provider per request would fetch per request.
 The async providers support asyncio only (not trio).
+
+Opaque machine tokens (``ak_``, ``mt_``, ``oat_``) are verified by the Backend API
+through :class:`SyncMachineVerifier` / :class:`AsyncMachineVerifier` (single flight,
+a bounded result cache, 503 on an outage)::
+
+    verifier = SyncMachineVerifier(MachineConfig.from_env(os.environ))
+    claims = verifier.verify(token)       # MachineClaims, or a typed refusal
 """
 
 from __future__ import annotations
@@ -22,14 +29,17 @@ from clerk_auth_core._config import ClerkConfig
 
 from ._async import AsyncKeyProvider
 from ._common import failure_for as describe_failure
+from ._machine import AsyncMachineVerifier, SyncMachineVerifier
 from ._static import AsyncStaticKeyProvider, StaticKeyProvider
 from ._sync import SyncKeyProvider, send_fetch
 
 __all__ = (
     "AsyncKeyProvider",
+    "AsyncMachineVerifier",
     "AsyncStaticKeyProvider",
     "StaticKeyProvider",
     "SyncKeyProvider",
+    "SyncMachineVerifier",
     "async_key_provider",
     "describe_failure",
     "key_provider",

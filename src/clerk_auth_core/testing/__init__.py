@@ -4,6 +4,8 @@
 ``/v1/jwks`` behind the secret key, Frontend API ``/.well-known/jwks.json``) on a
 loopback port, mints session tokens shaped like Clerk's (v1 and v2 claims), rotates
 keys and injects faults. :func:`mint_token` signs any header and payload.
+``MockClerk.machine`` (:class:`MockMachineTokens`) mints API keys, M2M and OAuth tokens
+(opaque and JWT) and serves the Backend API endpoints that verify the opaque ones.
 :class:`WebhookSender` signs webhook deliveries as Clerk does and POSTs them to an app.
 
 This package does I/O (a real HTTP server in a thread); the verification modules never
@@ -23,6 +25,13 @@ from ._endpoints import (
     Fault,
 )
 from ._issuer import MockClerk
+from ._machine import (
+    API_KEYS_VERIFY_PATH,
+    M2M_TOKENS_VERIFY_PATH,
+    MACHINE_FAULTS,
+    OAUTH_TOKENS_VERIFY_PATH,
+    MockMachineTokens,
+)
 from ._mint import (
     CAT_JWT_TEMPLATE,
     CAT_M2M,
@@ -41,6 +50,7 @@ from ._mint import (
 from ._webhooks import WebhookDelivery, WebhookSender, generate_webhook_secret, sign_webhook
 
 __all__ = (
+    "API_KEYS_VERIFY_PATH",
     "BACKEND_JWKS_PATH",
     "CAT_JWT_TEMPLATE",
     "CAT_M2M",
@@ -48,7 +58,11 @@ __all__ = (
     "CAT_UNTAGGED",
     "FAULTS",
     "Fault",
+    "M2M_TOKENS_VERIFY_PATH",
+    "MACHINE_FAULTS",
     "MockClerk",
+    "MockMachineTokens",
+    "OAUTH_TOKENS_VERIFY_PATH",
     "PUBLIC_JWKS_PATH",
     "REDIRECT_TARGET_PATH",
     "REMOVE",

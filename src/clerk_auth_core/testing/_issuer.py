@@ -36,6 +36,7 @@ from ._endpoints import (
     serve_jwks,
     serve_token,
 )
+from ._machine import MACHINE_PATHS, MockMachineTokens
 from ._mint import (
     REMOVE,
     Remove,
@@ -106,6 +107,8 @@ class MockClerk:
         self._cache_control = self._initial_cache_control = cache_control
         self._etag = True
         self._hits: collections.Counter[str] = collections.Counter()
+        #: API keys, M2M and OAuth tokens, and the Backend API verify endpoints.
+        self.machine = MockMachineTokens(self)
         self._server = LoopbackServer(self._handle, port)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -318,6 +321,7 @@ class MockClerk:
             self._cache_control = self._initial_cache_control
             self._etag = True
             self._hits.clear()
+        self.machine.reset()
 
     # -- request counting -----------------------------------------------------------------
 
@@ -460,6 +464,8 @@ class MockClerk:
             return serve_jwks(healthy, request, stopping, needs_secret=False)
         if request.path == TOKEN_PATH:
             return serve_token(request, self.mint)
+        if request.path in MACHINE_PATHS:
+            return self.machine.serve(request, stopping)
         return not_found(request)
 
     def __repr__(self) -> str:
