@@ -15,10 +15,18 @@ Django REST framework classes live in :mod:`clerk_auth_django.drf` (importing th
 package does not import DRF).
 """
 
-from ._auth import ClerkAuth, answer_response, default_auth, get_auth, get_request_state
+from ._auth import (
+    ClerkAuth,
+    answer_response,
+    default_auth,
+    get_auth,
+    get_request_state,
+    require_claims,
+)
 from ._decorator import ClerkAuthRequiredMixin, Guard, require_auth
 from ._middleware import ClerkAuthMiddleware
 from ._users import ClerkUser, get_or_create_user
+from ._webhooks import WebhookRefused, verify_webhook_request
 
 __all__ = (
     "ClerkAuth",
@@ -26,10 +34,13 @@ __all__ = (
     "ClerkAuthRequiredMixin",
     "ClerkUser",
     "Guard",
+    "WebhookRefused",
     "answer_response",
     "default_auth",
     "get_auth",
     "get_or_create_user",
     "get_request_state",
     "require_auth",
+    "require_claims",
+    "verify_webhook_request",
 )

@@ -371,3 +371,19 @@ def test_close_closes_only_what_it_made(pem_config: ClerkConfig) -> None:
     assert made.key_source is not first  # made anew on next use
     assert made.async_key_source is made.async_key_source
     asyncio.run(made.aclose())
+
+
+def test_require_claims_inside_a_guard(auth: ClerkAuth, rf: RequestFactory, token: str) -> None:
+    # Issue 16: the one non-optional accessor, by the same name as in every adapter.
+    from clerk_auth_django import require_claims
+
+    @require_auth(auth=auth)
+    def me(request: HttpRequest) -> HttpResponse:
+        return JsonResponse({"user_id": require_claims(request).user_id})
+
+    request = rf.get("/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert json.loads(me(request).content) == {"user_id": "user_django"}
+    signed_out = rf.get("/me")
+    auth.authenticate(signed_out)
+    with pytest.raises(RuntimeError, match="not signed in"):
+        require_claims(signed_out)

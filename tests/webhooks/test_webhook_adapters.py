@@ -92,7 +92,46 @@ def fastapi_app(secret: str | None) -> Any:
     return app
 
 
-APPS = {"flask": flask_app, "starlette": starlette_app, "fastapi": fastapi_app}
+def django_app(secret: str | None) -> Any:
+    pytest.importorskip("django.http")
+    from django.http import HttpRequest, HttpResponse, JsonResponse
+    from django.urls import path
+    from django.views.decorators.csrf import csrf_exempt
+
+    from clerk_auth_django import WebhookRefused, verify_webhook_request
+    from conformance.drivers import django as driver
+
+    driver.configure()
+
+    @csrf_exempt
+    def clerk_webhook(request: HttpRequest) -> HttpResponse:
+        try:
+            event = verify_webhook_request(request, secret)
+        except WebhookRefused as refused:
+            return refused.response
+        return JsonResponse({"type": event.type, "id": event.id, "user": event.data["id"]})
+
+    @csrf_exempt
+    def explicit(request: HttpRequest) -> HttpResponse:
+        try:
+            event = verify_webhook_request(request, generate_webhook_secret())
+        except WebhookRefused as refused:
+            return refused.response
+        return JsonResponse({"type": event.type})
+
+    patterns = [path("webhooks/clerk", clerk_webhook), path("webhooks/explicit", explicit)]
+    urls = driver.urlconf("webhooks_django", patterns)
+    return driver.wsgi_handler((urls, lambda get_response: get_response))
+
+
+APPS = {
+    "flask": flask_app,
+    "starlette": starlette_app,
+    "fastapi": fastapi_app,
+    "django": django_app,
+}
+#: The apps served by a WSGI server (the others by uvicorn).
+WSGI = {"flask", "django"}
 
 
 @pytest.fixture(scope="module", params=sorted(APPS))
@@ -100,7 +139,7 @@ def served(request: pytest.FixtureRequest, sender: WebhookSender) -> Iterator[tu
     """``(adapter, base URL)`` of an app configured with the sender's secret."""
     name = request.param
     app = APPS[name](sender.secret)
-    if name == "flask":
+    if name in WSGI:
         from conformance.drivers import serve_wsgi
 
         with serve_wsgi(app) as url:
@@ -191,7 +230,7 @@ def test_missing_secret_is_a_500_without_leaks(
     sender = WebhookSender()
     app = APPS[adapter](None)
     caplog.set_level(logging.DEBUG)
-    if adapter == "flask":
+    if adapter in WSGI:
         from conformance.drivers import serve_wsgi as serve
     else:
         from conformance.drivers.starlette import serve_asgi as serve
