@@ -168,7 +168,7 @@ BENCH_DEPS = [
 def bench(session: nox.Session) -> None:
     """Side by side with the peers (docs/performance.md): `nox -s bench` (~2 min; servers
     under Debian's `wrk` when installed), or `nox -s bench -- --quick`."""
-    session.install("-e", ".[flask,starlette,fastapi]", *BENCH_DEPS)
+    session.install("-e", ".[flask,starlette,fastapi,django,drf]", *BENCH_DEPS)
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

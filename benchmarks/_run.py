@@ -65,7 +65,8 @@ def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for dist in (
         "clerk-auth", "cryptography", "joserfc", "PyJWT", "Authlib", "clerk-backend-api",
-        "fastapi-clerk-auth", "Flask", "starlette", "fastapi", "gunicorn", "uvicorn", "svix",
+        "fastapi-clerk-auth", "Flask", "starlette", "fastapi", "Django", "djangorestframework",
+        "gunicorn", "uvicorn", "svix",
     ):  # fmt: skip
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[dist] = metadata.version(dist)

@@ -1,6 +1,7 @@
-"""The apps the server benchmark runs (gunicorn imports ``flask_app``, uvicorn
-``starlette_app``): ``/open`` and ``/protected`` answer the same view, the second behind
-clerk-auth. Configured from ``BENCH_JWT_KEY``, ``BENCH_ISSUER``, ``BENCH_AZP``."""
+"""The apps the server benchmark runs (gunicorn imports ``flask_app`` or
+``django_app``, uvicorn ``starlette_app``): ``/open`` and
+``/protected`` answer the same view, the second behind clerk-auth. Configured from
+``BENCH_JWT_KEY``, ``BENCH_ISSUER``, ``BENCH_AZP``."""
 
 from __future__ import annotations
 
@@ -62,7 +63,42 @@ def _starlette() -> Any:
     return app
 
 
+def _django() -> list[Any]:
+    """Django's URL patterns (this module is its ROOT_URLCONF): ``/protected`` behind
+    ``@require_auth`` (a view guard, so ``/open`` runs no clerk-auth code at all)."""
+    import django
+    from django.conf import settings
+    from django.http import HttpRequest, JsonResponse
+    from django.urls import path
+
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="bench-not-secret",
+        ALLOWED_HOSTS=["*"],
+        ROOT_URLCONF=__name__,
+        # CommonMiddleware sets Content-Length, as in any real project (the load client
+        # reads it; gunicorn would otherwise chunk the body).
+        MIDDLEWARE=["django.middleware.common.CommonMiddleware"],
+        INSTALLED_APPS=[],
+        USE_TZ=True,
+    )
+    django.setup()
+    from clerk_auth_django import ClerkAuth, require_auth
+
+    auth = ClerkAuth(_config())
+
+    def view(request: HttpRequest) -> JsonResponse:
+        return JsonResponse({"ok": True})
+
+    return [path("open", view), path("protected", require_auth(auth=auth)(view))]
+
+
 if os.environ.get("BENCH_SERVER") == "flask":
     flask_app = _flask()
 elif os.environ.get("BENCH_SERVER") == "starlette":
     starlette_app = _starlette()
+elif os.environ.get("BENCH_SERVER") == "django":
+    urlpatterns = _django()
+    from django.core.wsgi import get_wsgi_application
+
+    django_app = get_wsgi_application()
