@@ -1,9 +1,10 @@
 """Requests per second under real servers: gunicorn (gthread) running the Flask app
 and the Django app, uvicorn running the Starlette app, one worker each, loaded over
-loopback by ``wrk`` (or ``benchmarks._load`` when wrk is missing) with a mix of tokens: 90 % valid tokens
-of 90 users (each sent again and again, as front ends do), 5 % ``Bearer undefined``
-(a classic front-end bug), 5 % no token. ``/open`` and ``/protected`` are measured
-alternately, several times each; the figure is the median of the pairs' ratios."""
+loopback by ``wrk`` (or ``benchmarks._load`` when wrk is missing) with a mix of tokens:
+90 % valid tokens of 90 users (each sent again and again, as front ends do), 5 %
+``Bearer undefined`` (a classic front-end bug), 5 % no token. ``/open`` and
+``/protected`` are measured alternately, several times each; the figure is the median
+of the pairs' ratios."""
 
 from __future__ import annotations
 
