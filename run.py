@@ -22,14 +22,14 @@ VENV = ROOT / ".venv"
 #: Inside the venv, so a deleted or rebuilt venv forgets what was installed in it.
 STAMP_NAME = "run-py-installed.txt"
 
-DEMO_REQUIREMENTS = ("-e", ".[flask,starlette,fastapi]", "uvicorn>=0.29")
+DEMO_REQUIREMENTS = ("-e", ".[flask,starlette,fastapi,django]", "uvicorn>=0.29")
 TEST_REQUIREMENTS = ("nox>=2024.3.2",)
 
 NEXT_STEPS = """\
 run.py: that was the demo. Next:
-  - demo/apis.py       the server code it ran: one small API on Flask and on Starlette
+  - demo/apis.py       the server code it ran: one small API on Flask, Starlette and Django
   - docs/demo.md       what each row of the table showed, and how to do it in your app
-  - docs/flask.md, docs/starlette.md, docs/fastapi.md   protect your own routes
+  - docs/flask.md, docs/starlette.md, docs/fastapi.md, docs/django.md   protect your own routes
   - python run.py demo --serve   keep it running and open the printed URL in a browser
 """
 
@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
     try:
         if command == "demo":
             python = _ensure_venv(*DEMO_REQUIREMENTS)
-            say("starting the demo: a mock Clerk, a Flask API, a Starlette API, on 127.0.0.1")
+            say("starting the demo: a mock Clerk, APIs on Flask, Starlette, Django, on 127.0.0.1")
             try:
                 return subprocess.call([str(python), "-m", "demo", *rest], cwd=ROOT)
             except KeyboardInterrupt:  # Ctrl-C of `demo --serve`: the demo stopped too

@@ -49,7 +49,7 @@ def render(stack: DemoStack, outcomes: Sequence[Outcome]) -> str:
     good, bad = _marks()
     titles = {case.key: case.title for case in CASES}
     lines = [
-        "clerk-auth demo: a front end calling two APIs on other origins, no Clerk account",
+        "clerk-auth demo: a front end calling three APIs on other origins, no Clerk account",
         f"  front end      {stack.frontend_origin}  (the Origin of every request)",
         f"  Clerk (mock)   {stack.mock.url}  (JWKS; token endpoint {stack.mock.token_url})",
         *(f"  {api + ' API':<14} {url}/api/hello" for api, url in stack.apis.items()),
@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m demo",
         description=(
             "Clerk's cross-origin guide, end to end on 127.0.0.1: a mock Clerk instance, "
-            "the same API on Flask and on Starlette, and a front end on another origin "
+            "the same API on Flask, on Starlette and on Django, and a front end on another origin "
             "sending `Authorization: Bearer <getToken()>`."
         ),
     )
@@ -98,7 +98,7 @@ def _serve_until_stopped(stack: DemoStack) -> None:
     previous = signal.signal(signal.SIGTERM, on_term)
     print(
         f"\nServing. Open the front end in a browser:\n\n    {stack.frontend_url}\n\n"
-        "Each button runs Clerk's fetch code in your browser against both APIs.\n"
+        "Each button runs Clerk's fetch code in your browser against all three APIs.\n"
         "Ctrl-C to stop.",
         flush=True,
     )

@@ -1,12 +1,13 @@
 """Everything the demo runs, started and stopped together: :class:`DemoStack`.
 
-Four servers, each on its own port of 127.0.0.1, so each is its own origin:
+Five servers, each on its own port of 127.0.0.1, so each is its own origin:
 
 - the front end (``http://localhost:PORT``): ``static/index.html`` and ``/config.json``
   (where everything else is), plus ``/requests.json`` (what the APIs saw);
 - the mock Clerk instance (:class:`~clerk_auth_core.testing.MockClerk`): the Backend API
   JWKS the APIs fetch their keys from, and the token endpoint the front end calls;
-- the API on Flask (werkzeug) and the API on Starlette (uvicorn), configured alike:
+- the API on Flask (werkzeug), on Starlette (uvicorn) and on Django (werkzeug, WSGI),
+  configured alike:
   keys from the mock's JWKS with its secret key, its issuer, and the front end's origin
   as the one authorized party.
 """
@@ -26,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from clerk_auth_core.testing import MockClerk
 
-from .apis import HELLO_PATH, flask_api, starlette_api
+from .apis import HELLO_PATH, django_api, flask_api, starlette_api
 from .cases import CASES, DEMO_USER, OTHER_ORIGIN
 from .servers import STOP_TIMEOUT, RequestLog, serve_asgi, serve_wsgi
 
@@ -91,6 +92,11 @@ class DemoStack:
         starlette_app = self.log.asgi(starlette_api(config, origins), "starlette")
         self.apis["flask"] = self._exit.enter_context(serve_wsgi(flask_app))
         self.apis["starlette"] = self._exit.enter_context(serve_asgi(starlette_app))
+        django_app = django_api(config, origins)
+        self._exit.callback(django_app.close)  # after its server stopped (LIFO)
+        self.apis["django"] = self._exit.enter_context(
+            serve_wsgi(self.log.wsgi(django_app, "django"))
+        )
 
     @staticmethod
     def _stop_frontend(server: ThreadingHTTPServer, thread: threading.Thread) -> None:

@@ -1,9 +1,9 @@
 // clerk-auth demo front end: Clerk's "Cross-Origin Requests" code, run by a real browser
-// against two APIs on other origins. Everything it needs is in /config.json (the same
+// against three APIs on other origins. Everything it needs is in /config.json (the same
 // case table the Python demo checks); window.demo exposes it for the browser test.
 
 const config = await (await fetch("/config.json")).json();
-const API_NAMES = { flask: "Flask", starlette: "Starlette" };
+const API_NAMES = { flask: "Flask", starlette: "Starlette", django: "Django" };
 
 // getToken(): in a Clerk app, `const { getToken } = useAuth()`. Here it asks the mock
 // Clerk instance's token endpoint over HTTP, like Clerk's Frontend API; the browser

@@ -1,9 +1,9 @@
 """The seed in a real browser: headless Chromium runs Clerk's cross-origin fetch code.
 
 ``demo/static/index.html`` is served on its own origin (``http://localhost:PORT``); the
-Flask and Starlette APIs each on another. The page gets its tokens over HTTP from the
-mock issuer's token endpoint (as ``getToken()`` does from Clerk's Frontend API) and
-calls both APIs with ``Authorization: Bearer …``. We assert what the page received,
+Flask, Starlette and Django APIs each on another. The page gets its tokens over HTTP from
+the mock issuer's token endpoint (as ``getToken()`` does from Clerk's Frontend API) and
+calls every API with ``Authorization: Bearer …``. We assert what the page received,
 and, from the APIs' side, that the browser's own CORS preflight (forced by the
 ``Authorization`` header) was sent and allowed.
 
@@ -38,7 +38,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-APIS = ("flask", "starlette")
+APIS = ("flask", "starlette", "django")
 
 
 def _chromium() -> str:
@@ -125,8 +125,8 @@ def test_the_seed_fetch_code_in_headless_chromium() -> None:
         assert preflight["allow_origin"] == stack.frontend_origin
         assert by_cell["preflight", api]["raw"]["after"]["status"] == 200
     assert all(r["ok"] for r in results), [r for r in results if not r["ok"]]
-    assert (cells_ok, cells_bad) == (len(browser_cases) * 2, 0)
-    assert summary == f"✓ all {len(browser_cases) * 2} answers as expected"
+    assert (cells_ok, cells_bad) == (len(browser_cases) * len(APIS), 0)
+    assert summary == f"✓ all {len(browser_cases) * len(APIS)} answers as expected"
 
     # From the servers' side: every request with Authorization was preceded by a
     # preflight from the page's origin, asking for that header, and allowed.

@@ -22,7 +22,7 @@ from demo.main import main, render, run_checks
 from demo.stack import DemoStack
 
 ROOT = Path(__file__).resolve().parents[2]
-APIS = ("flask", "starlette")
+APIS = ("flask", "starlette", "django")
 
 
 def _env() -> dict[str, str]:
@@ -53,13 +53,14 @@ class TestCommand:
         elapsed = time.monotonic() - started
         assert result.returncode == 0, result.stdout + result.stderr
         out = result.stdout
-        assert f"all {len(CASES) * 2} answers as expected" in out
+        assert f"all {len(CASES) * len(APIS)} answers as expected" in out
         for case in CASES:
             for api in APIS:
                 rows = [line for line in out.splitlines() if line.startswith(case.title + " ")]
                 assert any(f" {api} " in row and row.endswith("✓") for row in rows), case.key
         assert "200 user_demo (flask)" in out
         assert "200 user_demo (starlette)" in out
+        assert "200 user_demo (django)" in out
         assert "401 token-invalid-authorized-parties" in out
         assert "Traceback" not in result.stderr
         assert elapsed < 30
@@ -72,7 +73,7 @@ class TestCommand:
         assert set(doc["apis"]) == set(APIS)
         assert all(url.startswith("http://127.0.0.1:") for url in doc["apis"].values())
         results = {(r["case"], r["api"]): r for r in doc["results"]}
-        assert len(results) == len(CASES) * 2
+        assert len(results) == len(CASES) * len(APIS)
         for api in APIS:
             assert results["valid", api]["status"] == 200
             assert results["expired", api]["reason"] == "token-expired"
@@ -105,14 +106,14 @@ class TestStack:
 
     def test_the_apis_fetched_their_keys_over_http(self, stack: DemoStack) -> None:
         run_checks(stack)
-        assert stack.mock.hits.get("/v1/jwks", 0) >= 2  # one fetch per adapter at least
+        assert stack.mock.hits.get("/v1/jwks", 0) >= len(APIS)  # one fetch per adapter at least
         assert stack.mock.hits.get("/v1/tokens", 0) >= 8
         assert stack.mock.errors == []
 
     def test_everything_is_on_loopback(self, stack: DemoStack) -> None:
         assert stack.mock.url.startswith("http://127.0.0.1:")
         ports = {stack.frontend_port, *(int(u.rsplit(":", 1)[1]) for u in stack.apis.values())}
-        assert len(ports) == 3  # three origins (and the mock a fourth)
+        assert len(ports) == 1 + len(APIS)  # an origin each (and the mock one more)
 
     def test_page_and_config(self, stack: DemoStack) -> None:
         with httpx.Client(base_url=stack.frontend_origin.replace("localhost", "127.0.0.1")) as h:

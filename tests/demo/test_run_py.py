@@ -65,7 +65,7 @@ def test_a_second_run_with_the_same_requirements_skips_pip(
     run._ensure_venv(*run.DEMO_REQUIREMENTS)
     second = capsys.readouterr().err
     assert len(calls.pip_installs) == 1
-    assert "installing -e .[flask,starlette,fastapi] uvicorn>=0.29" in first
+    assert "installing -e .[flask,starlette,fastapi,django] uvicorn>=0.29" in first
     assert "up to date" in second
 
 
@@ -119,6 +119,12 @@ def test_the_demo_ends_with_where_to_read_next(
     err = capsys.readouterr().err
     assert "starting the demo" in err
     assert err.endswith(run.NEXT_STEPS)
-    for path in ("demo/apis.py", "docs/demo.md", "docs/flask.md", "docs/starlette.md"):
+    for path in (
+        "demo/apis.py",
+        "docs/demo.md",
+        "docs/flask.md",
+        "docs/starlette.md",
+        "docs/django.md",
+    ):
         assert path in run.NEXT_STEPS
         assert (Path(__file__).resolve().parents[2] / path).is_file(), path
