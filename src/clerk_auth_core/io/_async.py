@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Mapping
-from types import TracebackType
 
 import httpx
 
@@ -27,6 +26,7 @@ from clerk_auth_core._jwks_decisions import (
 from clerk_auth_core._jwks_exchange import FetchFailure, FetchRequest
 from clerk_auth_core._keys import KeySet
 
+from ._clients import AsyncClients
 from ._common import MAX_ROUNDS, ProviderBase, aread_capped, failure_for, httpx_timeout
 
 __all__ = ["AsyncKeyProvider"]
@@ -40,7 +40,7 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-class AsyncKeyProvider(ProviderBase):
+class AsyncKeyProvider(AsyncClients, ProviderBase):
     """Keys for one JWKS source in asyncio code, fetched with ``httpx.AsyncClient``.
 
     :param config: a configuration with a remote key source.
@@ -54,14 +54,13 @@ class AsyncKeyProvider(ProviderBase):
     """
 
     def __init__(self, config: ClerkConfig, *, client: httpx.AsyncClient | None = None) -> None:
-        self._given_client = client
+        self._init_client(client)
         super().__init__(config)
 
     def _make_process_local(self) -> None:
         super()._make_process_local()
-        self._clients: dict[_Loop, httpx.AsyncClient] = {}
+        self._forget_client()
         self._waiting: dict[int, dict[_Loop, asyncio.Future[None]]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- the public face --------------------------------------------------------------
 
@@ -120,29 +119,6 @@ class AsyncKeyProvider(ProviderBase):
             await self._wait(done, now + decision.timeout)
         return self._warm()
 
-    async def aclose(self) -> None:
-        """Cancel this loop's fetches (they report back) and close its own client."""
-        loop = asyncio.get_running_loop()
-        tasks = [task for task in self._tasks if task.get_loop() is loop]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        with self._lock:
-            client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
-
-    async def __aenter__(self) -> AsyncKeyProvider:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     # -- carrying out decisions -------------------------------------------------------
 
     @staticmethod
@@ -166,9 +142,7 @@ class AsyncKeyProvider(ProviderBase):
         return done.done()
 
     def _spawn(self, ticket: FetchTicket) -> None:
-        task = asyncio.get_running_loop().create_task(self._fetch(ticket))
-        self._tasks.add(task)  # keep a reference, or the task may be collected
-        task.add_done_callback(self._tasks.discard)
+        self._keep(asyncio.get_running_loop().create_task(self._fetch(ticket)))
 
     async def _fetch(self, ticket: FetchTicket) -> None:
         result: _Result | None = None
@@ -177,7 +151,7 @@ class AsyncKeyProvider(ProviderBase):
             with self._lock:
                 request = self._machine.fetch_request(ticket)
             # The client first: loading its SSL context is not the endpoint's time.
-            client = await self._http_client(request)
+            client = await self._http_client(timeout=httpx_timeout(request))
             result = await asyncio.wait_for(self._get(client, request), request.timeout)
         except Exception as exc:
             failure, detail = failure_for(exc)
@@ -216,23 +190,3 @@ class AsyncKeyProvider(ProviderBase):
                     response.headers, response.aiter_bytes(), request.max_body_bytes
                 )
             return response.status_code, response.headers, body
-
-    async def _http_client(self, request: FetchRequest) -> httpx.AsyncClient:
-        if self._given_client is not None:
-            return self._given_client
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            client = self._clients.get(loop)
-        if client is None:
-            # Built in a worker thread: loading its SSL context reads files, which
-            # would block the event loop for a noticeable time.
-            fresh = await asyncio.to_thread(
-                httpx.AsyncClient, timeout=httpx_timeout(request), follow_redirects=False
-            )
-            with self._lock:
-                for old in [old for old in self._clients if old.is_closed()]:
-                    del self._clients[old]  # its connections died with its loop
-                client = self._clients.setdefault(loop, fresh)
-            if client is not fresh:
-                await fresh.aclose()  # another task of this loop won the race
-        return client

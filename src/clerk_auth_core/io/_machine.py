@@ -15,7 +15,6 @@ import os
 import threading
 import time
 import weakref
-from types import TracebackType
 
 import attrs
 import httpx
@@ -42,6 +41,7 @@ from clerk_auth_core._machine_claims import MachineClaims
 from clerk_auth_core._token_kinds import M2M_TOKEN, MACHINE_KINDS, opaque_kind
 
 from ._async import AsyncKeyProvider
+from ._clients import AsyncClients, SyncClients
 from ._common import aread_capped, failure_for, read_capped
 
 __all__ = ["AsyncMachineVerifier", "SyncMachineVerifier"]
@@ -130,7 +130,7 @@ class _VerifierBase:
             return exc
 
 
-class SyncMachineVerifier(_VerifierBase):
+class SyncMachineVerifier(SyncClients, _VerifierBase):
     """Verify opaque machine tokens (``ak_``, ``mt_``, ``oat_``) from threaded code.
 
     :param config: the credentials and cache policy.
@@ -141,15 +141,13 @@ class SyncMachineVerifier(_VerifierBase):
     """
 
     def __init__(self, config: MachineConfig, *, client: httpx.Client | None = None) -> None:
-        self._own_client = client is None
-        self._client = client
+        self._init_client(client)
         super().__init__(config)
 
     def _make_process_local(self) -> None:
         super()._make_process_local()
         self._events: dict[int, threading.Event] = {}
-        if self._own_client:
-            self._client = None  # the parent's sockets are not ours
+        self._forget_client()
 
     def verify(self, token: str) -> MachineClaims:
         """The verified claims of an opaque machine token.
@@ -199,24 +197,6 @@ class SyncMachineVerifier(_VerifierBase):
                 raise self._cache.abandoned(time.time())
         return result_of(outcome)
 
-    def close(self) -> None:
-        """Close the verifier's own HTTP client (a given client is left open)."""
-        if self._own_client:
-            client, self._client = self._client, None
-            if client is not None:
-                client.close()
-
-    def __enter__(self) -> SyncMachineVerifier:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def _call(self, flight: Flight, token: str, kind: str, event: threading.Event) -> MachineClaims:
         outcome: Outcome | None = None
         detail = "cancelled"
@@ -256,20 +236,8 @@ class SyncMachineVerifier(_VerifierBase):
                 )
             return response.status_code, body
 
-    def _http_client(self) -> httpx.Client:
-        client = self._client
-        if client is None:
-            fresh = httpx.Client(follow_redirects=False)
-            with self._lock:
-                if self._client is None:
-                    self._client = fresh
-                client = self._client
-            if client is not fresh:
-                fresh.close()
-        return client
 
-
-class AsyncMachineVerifier(_VerifierBase):
+class AsyncMachineVerifier(AsyncClients, _VerifierBase):
     """Verify opaque machine tokens from asyncio code (Starlette, FastAPI).
 
     Each Backend API call runs as its own task, so a cancelled request never cancels
@@ -280,14 +248,13 @@ class AsyncMachineVerifier(_VerifierBase):
     """
 
     def __init__(self, config: MachineConfig, *, client: httpx.AsyncClient | None = None) -> None:
-        self._given_client = client
+        self._init_client(client)
         super().__init__(config)
 
     def _make_process_local(self) -> None:
         super()._make_process_local()
-        self._clients: dict[_Loop, httpx.AsyncClient] = {}
+        self._forget_client()
         self._waiting: dict[int, dict[_Loop, asyncio.Future[None]]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def verify(self, token: str) -> MachineClaims:
         """The verified claims of an opaque machine token (as
@@ -316,9 +283,7 @@ class AsyncMachineVerifier(_VerifierBase):
             return decision.result()
         flight = decision.flight
         if isinstance(decision, Call):
-            task = loop.create_task(self._call(flight, token, kind))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._keep(loop.create_task(self._call(flight, token, kind)))
             timeout = self.config.timeout + 1.0
         else:
             timeout = decision.timeout
@@ -329,29 +294,6 @@ class AsyncMachineVerifier(_VerifierBase):
             with self._lock:
                 raise self._cache.abandoned(time.time())
         return result_of(outcome)
-
-    async def aclose(self) -> None:
-        """Cancel this loop's calls (they report back) and close its own client."""
-        loop = asyncio.get_running_loop()
-        tasks = [task for task in self._tasks if task.get_loop() is loop]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        with self._lock:
-            client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
-
-    async def __aenter__(self) -> AsyncMachineVerifier:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _call(self, flight: Flight, token: str, kind: str) -> None:
         outcome: Outcome | None = None
@@ -389,20 +331,3 @@ class AsyncMachineVerifier(_VerifierBase):
                     response.headers, response.aiter_bytes(), request.max_body_bytes
                 )
             return response.status_code, body
-
-    async def _http_client(self) -> httpx.AsyncClient:
-        if self._given_client is not None:
-            return self._given_client
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            client = self._clients.get(loop)
-        if client is None:
-            # Built in a worker thread: loading its SSL context reads files.
-            fresh = await asyncio.to_thread(httpx.AsyncClient, follow_redirects=False)
-            with self._lock:
-                for old in [old for old in self._clients if old.is_closed()]:
-                    del self._clients[old]
-                client = self._clients.setdefault(loop, fresh)
-            if client is not fresh:
-                await fresh.aclose()
-        return client

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from types import TracebackType
 
 import httpx
 
@@ -26,6 +25,7 @@ from clerk_auth_core._jwks_decisions import (
 from clerk_auth_core._jwks_exchange import FetchFailure, FetchRequest
 from clerk_auth_core._keys import KeySet
 
+from ._clients import SyncClients
 from ._common import MAX_ROUNDS, ProviderBase, failure_for, httpx_timeout, read_capped
 
 __all__ = ["SyncKeyProvider", "send_fetch"]
@@ -63,7 +63,7 @@ def send_fetch(
         return response.status_code, response.headers, body
 
 
-class SyncKeyProvider(ProviderBase):
+class SyncKeyProvider(SyncClients, ProviderBase):
     """Thread-safe keys for one JWKS source, fetched with httpx.
 
     :param config: a configuration with a remote key source.
@@ -75,16 +75,13 @@ class SyncKeyProvider(ProviderBase):
     """
 
     def __init__(self, config: ClerkConfig, *, client: httpx.Client | None = None) -> None:
-        self._own_client = client is None
-        self._client = client
+        self._init_client(client)
         super().__init__(config)
 
     def _make_process_local(self) -> None:
         super()._make_process_local()
         self._cond = threading.Condition(self._lock)
-        if self._own_client:
-            # After a fork: not closed (its sockets are the parent's); rebuilt on use.
-            self._client = None
+        self._forget_client()
 
     # -- the public face --------------------------------------------------------------
 
@@ -135,24 +132,6 @@ class SyncKeyProvider(ProviderBase):
             self._fetch(decision.fetch)
         return self._warm()
 
-    def close(self) -> None:
-        """Close the provider's own HTTP client (a given client is left open)."""
-        if self._own_client:
-            client, self._client = self._client, None
-            if client is not None:
-                client.close()
-
-    def __enter__(self) -> SyncKeyProvider:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- carrying out decisions -------------------------------------------------------
 
     def _wait(self, seq: int, deadline: float) -> bool:
@@ -201,18 +180,4 @@ class SyncKeyProvider(ProviderBase):
             self._cond.notify_all()
 
     def _get(self, request: FetchRequest) -> tuple[int, Mapping[str, str], bytes]:
-        return send_fetch(request, self._http_client(request))
-
-    def _http_client(self, request: FetchRequest) -> httpx.Client:
-        client = self._client
-        if client is None:
-            # Built outside the lock: loading its SSL context takes a while (file I/O),
-            # and lookups answered from the cache must not wait for it.
-            fresh = httpx.Client(timeout=httpx_timeout(request), follow_redirects=False)
-            with self._lock:
-                if self._client is None:
-                    self._client = fresh
-                client = self._client
-            if client is not fresh:
-                fresh.close()  # another thread won the race
-        return client
+        return send_fetch(request, self._http_client(timeout=httpx_timeout(request)))
