@@ -11,12 +11,15 @@ apps with different configurations live side by side in one process.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
 import django
+import uvicorn
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -26,7 +29,6 @@ from clerk_auth_core import ClerkConfig
 from clerk_auth_django import ClerkAuth, ClerkAuthMiddleware, require_auth
 
 from . import PERMISSION, REVERIFICATION, ROLE
-from .starlette import serve_asgi as serve_uvicorn
 
 __all__ = ["App", "configure", "make_app", "make_pair_app", "serve", "serve_asgi", "serve_pair"]
 
@@ -215,12 +217,28 @@ class Lifespan:
 
 @contextmanager
 def serve_asgi(app: App, auths: list[ClerkAuth]) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on a free loopback port (the Starlette
-    driver's server), closing the apps' ClerkAuth after."""
+    """Serve ``app`` with uvicorn in a thread on a free loopback port."""
+    config = uvicorn.Config(
+        Lifespan(asgi_handler(app), auths),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=60,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-django", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
     try:
-        with serve_uvicorn(Lifespan(asgi_handler(app), auths)) as url:
-            yield url
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     finally:
+        server.should_exit = True
+        thread.join(10)
         for auth in auths:
             auth.close()
 
