@@ -217,7 +217,8 @@ class Lifespan:
 
 @contextmanager
 def serve_asgi(app: App, auths: list[ClerkAuth]) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on a free loopback port."""
+    """Serve ``app`` with uvicorn in a thread on a free loopback port. (Not the Starlette
+    driver's helper: the django_lts sessions install no Starlette.)"""
     config = uvicorn.Config(
         Lifespan(asgi_handler(app), auths),
         host="127.0.0.1",
