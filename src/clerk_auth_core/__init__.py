@@ -30,7 +30,14 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._extract import ExtractedToken, extract_token, parse_cookies
-from ._flow import AsyncKeySource, KeySource, authenticate_with, authenticate_with_async
+from ._flow import (
+    AsyncKeySource,
+    AsyncMachineSource,
+    KeySource,
+    MachineSource,
+    authenticate_with,
+    authenticate_with_async,
+)
 from ._jwks import (
     Decision,
     FetchTicket,
@@ -74,6 +81,7 @@ __all__ = (
     "AcceptsToken",
     "Actor",
     "AsyncKeySource",
+    "AsyncMachineSource",
     "AuthenticatedToken",
     "AuthorizationError",
     "ClerkAuthError",
@@ -92,6 +100,7 @@ __all__ = (
     "KeyResolutionError",
     "KeySet",
     "KeySource",
+    "MachineSource",
     "MachineCache",
     "MachineClaims",
     "MachineConfig",

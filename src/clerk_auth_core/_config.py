@@ -25,6 +25,7 @@ from ._cache import TokenCache
 from ._claims import ClaimRules
 from ._errors import ConfigurationError
 from ._keys import KeySet
+from ._token_kinds import API_KEY, M2M_TOKEN, OAUTH_TOKEN, AcceptsToken
 
 __all__ = [
     "ClerkConfig",
@@ -321,6 +322,19 @@ class ClerkConfig:
         default=10_000,
         validator=_non_negative_int("token_cache_size", "CLERK_TOKEN_CACHE_SIZE"),
     )
+    #: The token kinds routes accept unless they say otherwise (``CLERK_ACCEPTS_TOKEN``):
+    #: ``"session_token"`` (the default, sessions only), a machine kind (``api_key``,
+    #: ``m2m_token``, ``oauth_token``), a list, or ``"any"``.
+    accepts_token: AcceptsToken = attrs.field(factory=AcceptsToken, converter=AcceptsToken)
+    #: A machine secret key (``CLERK_MACHINE_SECRET_KEY``): verifies opaque M2M tokens
+    #: instead of the secret key when set (Clerk: it wins). Never shown.
+    machine_secret_key: str | None = attrs.field(default=None, converter=_empty_to_none, repr=False)
+    #: Seconds a verified opaque machine token is reused without asking Clerk again
+    #: (``CLERK_MACHINE_CACHE_TTL``; never past the token's own expiration; ``0``
+    #: disables): the window in which a revoked API key still works.
+    machine_cache_ttl: float = attrs.field(
+        default=60.0, validator=_finite_non_negative("machine_cache_ttl", "CLERK_MACHINE_CACHE_TTL")
+    )
     _static_keys: KeySet | None = attrs.field(default=None, init=False, repr=False, eq=False)
     # Derived once at construction: both are read on every request.
     _expected_issuer: str | None = attrs.field(default=None, init=False, repr=False, eq=False)
@@ -402,6 +416,7 @@ class ClerkConfig:
             raise ConfigurationError("algorithms: only RS256 is supported.")
         if not isinstance(self.allow_pending, bool):
             raise ConfigurationError("allow_pending must be a bool.")
+        check_machine_credentials(self, self.accepts_token)
         if self.jwt_key is not None:
             # Parse now so a bad PEM fails at start-up (raises ConfigurationError).
             object.__setattr__(self, "_static_keys", KeySet.from_pem(self.jwt_key))
@@ -483,12 +498,37 @@ class ClerkConfig:
         ``CLERK_JWKS_URL``, ``CLERK_API_URL``, ``CLERK_API_VERSION``, ``CLERK_ISSUER``,
         ``CLERK_AUTHORIZED_PARTIES`` (comma-separated), ``CLERK_AUDIENCE``,
         ``CLERK_CLOCK_SKEW``, ``CLERK_MAX_TOKEN_LIFETIME``, ``CLERK_MAX_TOKEN_SIZE``,
-        ``CLERK_TOKEN_CACHE_SIZE``, ``CLERK_ALLOW_PENDING`` (and, from a mapping such as
+        ``CLERK_TOKEN_CACHE_SIZE``, ``CLERK_ALLOW_PENDING``, ``CLERK_ACCEPTS_TOKEN``
+        (comma-separated kinds, or ``any``), ``CLERK_MACHINE_SECRET_KEY``,
+        ``CLERK_MACHINE_CACHE_TTL`` (and, from a mapping such as
         Flask's ``app.config``, ``CLERK_JWKS_POLICY``: a :class:`JwksPolicy` or a dict of
         its fields). Keyword ``overrides`` win over the environment.
         """
         env = os.environ if environ is None else environ
         return cls(**{**settings_from_mapping(env), **overrides})
+
+
+def check_machine_credentials(config: ClerkConfig, accepted: AcceptsToken) -> None:
+    """Clerk's key preconditions (machine-tokens.md §2.2), for the machine kinds
+    ``accepted`` names: API keys and OAuth tokens need ``CLERK_SECRET_KEY``, M2M tokens
+    it or ``CLERK_MACHINE_SECRET_KEY``. (JWT forms are verified locally; their opaque
+    twins are not, and a route cannot know which form a caller will send.)
+
+    :raises ConfigurationError: naming the missing key.
+    """
+    kinds = accepted.machine_kinds
+    if not kinds or config.secret_key is not None:
+        return
+    needs_secret = sorted(kinds & {API_KEY, OAUTH_TOKEN})
+    if needs_secret:
+        raise ConfigurationError(
+            f"Accepting {' and '.join(needs_secret)} tokens requires CLERK_SECRET_KEY "
+            "(the Backend API verifies them with it)."
+        )
+    if M2M_TOKEN in kinds and config.machine_secret_key is None:
+        raise ConfigurationError(
+            "Accepting m2m_token tokens requires CLERK_MACHINE_SECRET_KEY or CLERK_SECRET_KEY."
+        )
 
 
 _STR_VARS = {
@@ -500,10 +540,12 @@ _STR_VARS = {
     "CLERK_API_VERSION": "api_version",
     "CLERK_ISSUER": "issuer",
     "CLERK_AUTHORIZED_PARTIES": "authorized_parties",
+    "CLERK_MACHINE_SECRET_KEY": "machine_secret_key",
 }
 _FLOAT_VARS = {
     "CLERK_CLOCK_SKEW": "clock_skew",
     "CLERK_MAX_TOKEN_LIFETIME": "max_token_lifetime",
+    "CLERK_MACHINE_CACHE_TTL": "machine_cache_ttl",
 }
 _INT_VARS = {
     "CLERK_MAX_TOKEN_SIZE": "max_token_size",
@@ -563,6 +605,12 @@ def settings_from_mapping(env: Mapping[str, Any]) -> dict[str, Any]:
         value = env.get(var)
         if value is not None and value != "":
             out[field] = _int_setting(var, value)
+    accepted = env.get("CLERK_ACCEPTS_TOKEN")
+    if accepted:
+        # "any", one kind, or kinds separated by commas (a list from app.config).
+        out["accepts_token"] = _to_parties(accepted) if isinstance(accepted, str) else accepted
+        if out["accepts_token"] == ("any",):
+            out["accepts_token"] = "any"
     policy = env.get("CLERK_JWKS_POLICY")
     if policy is not None and policy != "":
         out["jwks"] = _jwks_policy_setting(policy)

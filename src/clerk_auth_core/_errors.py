@@ -87,6 +87,9 @@ class Reason:
     # and ours for a Backend API answer that says the token was revoked.
     UNEXPECTED_ERROR: Final = "unexpected-error"
     TOKEN_REVOKED: Final = "token-revoked"
+    #: A route that accepts machine tokens only got no Authorization token (ours for
+    #: Clerk's "No token in header", which is no kebab-case code; spec §8).
+    MACHINE_TOKEN_MISSING: Final = "machine-token-missing"
 
 
 class ReasonInfo:
@@ -202,6 +205,11 @@ REASONS: Final[dict[str, ReasonInfo]] = {
         503, None, "The machine token could not be verified now; try again shortly."
     ),
     _R.TOKEN_REVOKED: ReasonInfo(401, _INVALID, "The machine token has been revoked."),
+    # No token was sent where one is needed: no error code (RFC 6750 §3.1), as for
+    # session-token-and-uat-missing. Cookies never carry machine tokens.
+    _R.MACHINE_TOKEN_MISSING: ReasonInfo(
+        401, None, "No machine token was sent in the Authorization header."
+    ),
 }
 
 

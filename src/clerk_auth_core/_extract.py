@@ -23,6 +23,7 @@ __all__ = [
     "extract_token",
     "find_token",
     "get_header",
+    "header_token",
     "header_values",
     "parse_cookies",
 ]
@@ -187,26 +188,39 @@ def extract_token(
     return ExtractedToken(token=token, source="cookie", client_uat=client_uat)
 
 
+def _header_token(raw: list[str] | list[bytes], max_size: int | None) -> str | None:
+    # The size cap first, on the value as given: an oversized header costs one
+    # len(), not a decoding, a strip and a scan of all of it.
+    if max_size is not None:
+        limit = max_size + _SCHEME_ALLOWANCE
+        for value in raw:
+            if len(value) > limit:
+                raise refusal(Reason.TOKEN_INVALID)
+    authorizations = [text for text in map(_text, raw) if text.strip()]
+    if len(authorizations) > 1:
+        raise _several()
+    return _bearer(authorizations[0]) if authorizations else None
+
+
+def header_token(headers: HeadersInput, max_size: int | None = None) -> str | None:
+    """The bearer token of the ``Authorization`` header alone, or ``None`` (cookies are
+    not read: where machine tokens come from, machine-tokens.md §2.1).
+
+    :raises TokenVerificationError: ``token-invalid`` for an oversized, malformed or
+        repeated header, as :func:`find_token`.
+    """
+    raw = header_values(headers, "authorization")
+    return _header_token(raw, max_size) if raw else None
+
+
 def find_token(
     headers: HeadersInput, cookie_suffix: str | None, max_size: int | None = None
 ) -> tuple[str, int | None] | None:
     """:func:`extract_token` as ``(token, client_uat)`` (``client_uat`` is ``None`` for
     the header, never for a cookie), without building an :class:`ExtractedToken`."""
     raw = header_values(headers, "authorization")
-    authorizations: list[str] = []
     if raw:
-        # The size cap first, on the value as given: an oversized header costs one
-        # len(), not a decoding, a strip and a scan of all of it.
-        if max_size is not None:
-            limit = max_size + _SCHEME_ALLOWANCE
-            for value in raw:
-                if len(value) > limit:
-                    raise refusal(Reason.TOKEN_INVALID)
-        authorizations = [text for text in map(_text, raw) if text.strip()]
-        if len(authorizations) > 1:
-            raise _several()
-    if authorizations:
-        token = _bearer(authorizations[0])
+        token = _header_token(raw, max_size)
         if token is not None:
             return token, None
     cookies = parse_cookies(get_header(headers, "cookie"))

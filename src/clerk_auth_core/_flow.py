@@ -9,15 +9,35 @@ before keys"), so garbage never costs a fetch.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Protocol, TypeAlias
 
+from ._accepts import MachineJwt, OpaqueToken, machine_signed_in, no_verifier, route
 from ._config import ClerkConfig
-from ._errors import KeyResolutionError
+from ._errors import ClerkAuthError, KeyResolutionError
 from ._extract import HeadersInput
 from ._keys import KeySet
+from ._machine_claims import MachineClaims
 from ._request import RequestState, complete, kid_of, prepare
+from ._token_kinds import AcceptsToken
 
-__all__ = ["AsyncKeySource", "KeySource", "authenticate_with", "authenticate_with_async"]
+__all__ = [
+    "AsyncKeySource",
+    "AsyncMachineSource",
+    "KeySource",
+    "MachineSource",
+    "authenticate_with",
+    "authenticate_with_async",
+]
+
+
+#: A route's ``accepts``: an :class:`AcceptsToken`, a kind, a list of kinds, ``"any"``,
+#: or ``None`` for the configuration's.
+Accepts: TypeAlias = "AcceptsToken | str | Iterable[str] | None"
+
+
+def _accepted(accepts: AcceptsToken | str | Iterable[str]) -> AcceptsToken:
+    return accepts if type(accepts) is AcceptsToken else AcceptsToken(accepts)
 
 
 class KeySource(Protocol):
@@ -36,6 +56,24 @@ class AsyncKeySource(Protocol):
         ...
 
 
+class MachineSource(Protocol):
+    """Anything that verifies an opaque machine token (may block on the Backend API):
+    :class:`clerk_auth_core.io.SyncMachineVerifier`."""
+
+    def verify(self, token: str) -> MachineClaims:
+        """:raises ClerkAuthError: the refusal (401), or 500/503 when it cannot tell."""
+        ...
+
+
+class AsyncMachineSource(Protocol):
+    """The coroutine twin of :class:`MachineSource`:
+    :class:`clerk_auth_core.io.AsyncMachineVerifier`."""
+
+    async def verify(self, token: str) -> MachineClaims:
+        """:raises ClerkAuthError: the refusal (401), or 500/503 when it cannot tell."""
+        ...
+
+
 def authenticate_with(
     source: KeySource,
     headers: HeadersInput,
@@ -44,13 +82,37 @@ def authenticate_with(
     now: float,
     method: str | None = None,
     allow_pending: bool | None = None,
+    accepts: Accepts = None,
+    machine: MachineSource | None = None,
 ) -> RequestState:
     """Authenticate a request, asking ``source`` for keys only when a token passed the gate.
 
     :param now: unix time in seconds (``time.time()``).
+    :param accepts: the route's token kinds (default: ``config.accepts_token``): an
+        :class:`AcceptsToken` (built once, at start-up), or what builds one.
+    :param machine: verifies opaque machine tokens (``ak_``, ``mt_``, ``oat_``) when
+        the route accepts them; JWT machine tokens are verified with ``source``'s keys.
     """
-    # prepare_request and PendingRequest.complete, without building the PendingRequest.
-    prepared = prepare(headers, config, method)
+    accepted = config.accepts_token if accepts is None else _accepted(accepts)
+    if accepted.sessions_only:
+        # prepare_request and PendingRequest.complete, without building the PendingRequest.
+        prepared = prepare(headers, config, method)
+    else:
+        routed = route(headers, config, method, accepted)
+        if isinstance(routed, OpaqueToken):
+            if machine is None:
+                return no_verifier(config, routed.kind)
+            try:
+                return machine_signed_in(routed.token, machine.verify(routed.token))
+            except ClerkAuthError as exc:
+                return RequestState.signed_out(exc)
+        if isinstance(routed, MachineJwt):
+            try:
+                keys = source.get_keys(routed.kid)
+            except KeyResolutionError as exc:
+                return RequestState.signed_out(exc)
+            return routed.complete(keys, config, now)
+        prepared = routed
     if isinstance(prepared, RequestState):
         return prepared
     try:
@@ -68,9 +130,29 @@ async def authenticate_with_async(
     now: float,
     method: str | None = None,
     allow_pending: bool | None = None,
+    accepts: Accepts = None,
+    machine: AsyncMachineSource | None = None,
 ) -> RequestState:
     """The coroutine twin of :func:`authenticate_with`."""
-    prepared = prepare(headers, config, method)
+    accepted = config.accepts_token if accepts is None else _accepted(accepts)
+    if accepted.sessions_only:
+        prepared = prepare(headers, config, method)
+    else:
+        routed = route(headers, config, method, accepted)
+        if isinstance(routed, OpaqueToken):
+            if machine is None:
+                return no_verifier(config, routed.kind)
+            try:
+                return machine_signed_in(routed.token, await machine.verify(routed.token))
+            except ClerkAuthError as exc:
+                return RequestState.signed_out(exc)
+        if isinstance(routed, MachineJwt):
+            try:
+                keys = await source.get_keys(routed.kid)
+            except KeyResolutionError as exc:
+                return RequestState.signed_out(exc)
+            return routed.complete(keys, config, now)
+        prepared = routed
     if isinstance(prepared, RequestState):
         return prepared
     try:

@@ -89,8 +89,8 @@ def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> N
 class MachineConfig:
     """How opaque machine tokens are verified and remembered.
 
-    Kept apart from :class:`ClerkConfig` for now (it will join it when
-    ``accepts_token`` is wired into the request path).
+    The adapters build one from their :class:`ClerkConfig` (:meth:`for_instance`);
+    build one yourself for the rest of the cache policy.
 
     :param secret_key: the instance secret key (``CLERK_SECRET_KEY``): required for API
         keys and OAuth tokens.
@@ -145,9 +145,15 @@ class MachineConfig:
 
     @classmethod
     def for_instance(cls, config: ClerkConfig, **overrides: Any) -> MachineConfig:
-        """For the instance a :class:`ClerkConfig` names: its secret key and Backend
-        API URL; ``overrides`` win (``machine_secret_key=``, the cache policy …)."""
-        settings: dict[str, Any] = {"secret_key": config.secret_key, "api_url": config.api_url}
+        """For the instance a :class:`ClerkConfig` names: its secret key, machine
+        secret key, Backend API URL and ``machine_cache_ttl``; ``overrides`` win (the
+        rest of the cache policy …)."""
+        settings: dict[str, Any] = {
+            "secret_key": config.secret_key,
+            "machine_secret_key": config.machine_secret_key,
+            "api_url": config.api_url,
+            "cache_ttl": config.machine_cache_ttl,
+        }
         return cls(**{**settings, **overrides})
 
     def credential_for(self, kind: str) -> str:

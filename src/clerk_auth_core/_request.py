@@ -37,6 +37,7 @@ from ._errors import (
 )
 from ._extract import ExtractedToken, HeadersInput, find_token, get_header
 from ._keys import KeySet
+from ._machine_claims import MachineClaims
 from ._requirements import Requirements
 from ._tokens import UnverifiedToken
 from ._verify import parse_for, remembered, verify_parsed, verify_remembered
@@ -165,14 +166,30 @@ class RequestState:
     """
 
     status: Literal["signed-in", "signed-out", "preflight"]
+    #: The verified session (``None`` when signed out, or signed in with a machine token).
     claims: SessionClaims | None = None
     token: str | None = attrs.field(default=None, repr=False)
     error: ClerkAuthError | None = None
+    #: The verified machine token, on a route that accepts machine tokens.
+    machine: MachineClaims | None = None
 
     @property
     def signed_in(self) -> bool:
-        """True when a valid session token was presented."""
+        """True when a valid token (a session, or an accepted machine token) was presented."""
         return self.status == "signed-in"
+
+    @property
+    def verified(self) -> SessionClaims | MachineClaims | None:
+        """The verified token, whichever kind: ``claims`` or ``machine``. Both offer
+        ``subject``, ``token_type`` and ``user_id`` (:class:`AuthenticatedToken`)."""
+        return self.claims if self.machine is None else self.machine
+
+    @property
+    def token_type(self) -> str | None:
+        """``session_token``, ``api_key``, ``m2m_token`` or ``oauth_token`` when signed
+        in, else ``None``."""
+        verified = self.verified
+        return None if verified is None else verified.token_type
 
     @property
     def is_preflight(self) -> bool:
@@ -215,6 +232,13 @@ class RequestState:
                 requirements.check(self.claims)
             except AuthorizationError as exc:
                 return exc
+        elif requirements and self.machine is not None:
+            # Roles, permissions, features, plans and reverification are a session's:
+            # a machine token never meets them (fail closed; check its scopes instead).
+            return AuthorizationError(
+                message="This route's requirements apply to session tokens only.",
+                required=requirements.named,
+            )
         return None
 
     def verdict(
@@ -248,12 +272,21 @@ class RequestState:
 
 
 def _state(
-    status: str, claims: SessionClaims | None, token: str | None, error: ClerkAuthError | None
+    status: str,
+    claims: SessionClaims | None,
+    token: str | None,
+    error: ClerkAuthError | None,
+    machine: MachineClaims | None = None,
 ) -> RequestState:
-    """``RequestState(status=…, claims=…, token=…, error=…)`` in one step: exactly what
-    its attrs ``__init__`` stores (no validators or converters; a test holds them equal)."""
+    """``RequestState(status=…, claims=…, token=…, error=…, machine=…)`` in one step:
+    exactly what its attrs ``__init__`` stores (no validators or converters; a test
+    holds them equal)."""
     state = _new(RequestState)
-    _set(state, "__dict__", {"status": status, "claims": claims, "token": token, "error": error})
+    _set(
+        state,
+        "__dict__",
+        {"status": status, "claims": claims, "token": token, "error": error, "machine": machine},
+    )
     return state
 
 

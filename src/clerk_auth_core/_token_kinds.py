@@ -154,7 +154,8 @@ def _to_kinds(value: str | Iterable[str] | AcceptsToken) -> frozenset[str]:
     return frozenset(values)
 
 
-@attrs.frozen
+# cache_hash: per-request results are keyed by the route's AcceptsToken.
+@attrs.frozen(cache_hash=True)
 class AcceptsToken:
     """The token kinds a configuration or route accepts (Clerk's ``acceptsToken``).
 
@@ -167,15 +168,22 @@ class AcceptsToken:
     """
 
     kinds: frozenset[str] = attrs.field(default=frozenset({SESSION_TOKEN}), converter=_to_kinds)
+    #: True for the default: the session-token path, unchanged (read on every request).
+    sessions_only: bool = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "sessions_only", self.kinds == {SESSION_TOKEN})
 
     def accepts(self, kind: str | None) -> bool:
         """Whether a token of ``kind`` is accepted (``None``: no kind, never)."""
         return kind in self.kinds
 
     @property
-    def sessions_only(self) -> bool:
-        """True for the default: today's session-token path, unchanged."""
-        return self.kinds == {SESSION_TOKEN}
+    def label(self) -> str:
+        """The kinds as a user writes them: ``any``, or the kinds in Clerk's order."""
+        if self.kinds == frozenset(KINDS):
+            return ANY
+        return ", ".join(kind for kind in KINDS if kind in self.kinds)
 
     @property
     def machine_kinds(self) -> frozenset[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from clerk_auth_core import REASONS, ClerkConfig, JwksPolicy
+from clerk_auth_core import REASONS, AcceptsToken, ClerkConfig, JwksPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -139,6 +139,8 @@ def test_config_field_documented_with_its_default(cls: type, field: str) -> None
     assert shown, f"{field}: no default shown"
     if isinstance(default, JwksPolicy):
         assert shown[0] == "JwksPolicy()"
+    elif isinstance(default, AcceptsToken):
+        assert AcceptsToken(ast.literal_eval(shown[0])) == default, f"{field}: {shown[0]}"
     else:
         page_value = ast.literal_eval(shown[0])
         assert page_value == default, f"{field}: page {shown[0]}, code {default!r}"

@@ -17,8 +17,11 @@ Opaque machine tokens (``ak_``, ``mt_``, ``oat_``) are verified by the Backend A
 through :class:`SyncMachineVerifier` / :class:`AsyncMachineVerifier` (single flight,
 a bounded result cache, 503 on an outage)::
 
-    verifier = SyncMachineVerifier(MachineConfig.from_env(os.environ))
+    verifier = machine_verifier(config)   # None without a secret key
     claims = verifier.verify(token)       # MachineClaims, or a typed refusal
+
+The adapters make both beside each other and pass them to
+:func:`~clerk_auth_core.authenticate_with` (``machine=``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import httpx
 
 from clerk_auth_core._config import ClerkConfig
+from clerk_auth_core._machine_api import MachineConfig
 
 from ._async import AsyncKeyProvider
 from ._common import failure_for as describe_failure
@@ -41,8 +45,10 @@ __all__ = (
     "SyncKeyProvider",
     "SyncMachineVerifier",
     "async_key_provider",
+    "async_machine_verifier",
     "describe_failure",
     "key_provider",
+    "machine_verifier",
     "send_fetch",
 )
 
@@ -69,3 +75,27 @@ def async_key_provider(
     if config.static_keys is not None:
         return AsyncStaticKeyProvider(config.static_keys)
     return AsyncKeyProvider(config, client=client)
+
+
+def _machine_config(config: ClerkConfig) -> MachineConfig | None:
+    if config.secret_key is None and config.machine_secret_key is None:
+        return None  # nothing to verify opaque tokens with (the flow says so, 500)
+    return MachineConfig.for_instance(config)
+
+
+def machine_verifier(
+    config: ClerkConfig, *, client: httpx.Client | None = None
+) -> SyncMachineVerifier | None:
+    """The opaque machine-token verifier for threaded code, for the instance ``config``
+    names (its secret key, machine secret key, API URL and ``machine_cache_ttl``), or
+    ``None`` when it has neither key. Makes no connection until the first token."""
+    machine = _machine_config(config)
+    return None if machine is None else SyncMachineVerifier(machine, client=client)
+
+
+def async_machine_verifier(
+    config: ClerkConfig, *, client: httpx.AsyncClient | None = None
+) -> AsyncMachineVerifier | None:
+    """The asyncio twin of :func:`machine_verifier`."""
+    machine = _machine_config(config)
+    return None if machine is None else AsyncMachineVerifier(machine, client=client)
