@@ -7,6 +7,11 @@ The API every driver serves (the conformance table's routes):
 - ``GET /admin`` (role ``org:admin``), ``GET /reports`` (permission
   ``org:reports:read``), ``GET /pending-ok`` (``allow_pending=True``), ``GET
   /sensitive`` (``reverification="strict"``), each ``{"user_id": …}``;
+- the machine-token routes of :data:`MACHINE_ROUTES` (issue 14): each accepts the
+  token kinds it names (``accepts=`` on the adapter's guard) and answers
+  ``{"subject": …, "token_type": …, "user_id": …}`` of the verified token, session or
+  machine (:func:`verified_body`); ``/m/api-key-admin`` also requires role ``org:admin``
+  (which no machine token meets: 403);
 - CORS for the configured authorized parties, so ``OPTIONS /protected`` preflights from
   them are answered ``200`` with ``Access-Control-Allow-Origin`` (and never refused by
   auth).
@@ -28,7 +33,17 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from adapters import ADAPTERS
 from clerk_auth_core import ClerkConfig
 
-__all__ = ["DRIVERS", "PERMISSION", "REVERIFICATION", "ROLE", "Driver", "load", "serve_wsgi"]
+__all__ = [
+    "DRIVERS",
+    "MACHINE_ROUTES",
+    "PERMISSION",
+    "REVERIFICATION",
+    "ROLE",
+    "Driver",
+    "load",
+    "serve_wsgi",
+    "verified_body",
+]
 
 #: Driver module name → the framework module it needs (skipped when not installed):
 #: the adapter registry's entries (tests/adapters.py), the one list of adapters.
@@ -39,6 +54,26 @@ ROLE = "org:admin"
 PERMISSION = "org:reports:read"
 #: What ``/sensitive`` requires: a second factor within 10 minutes (Clerk's preset).
 REVERIFICATION = "strict"
+
+#: The machine-token routes: path → (what the route accepts, the role it requires).
+MACHINE_ROUTES: dict[str, tuple[str | list[str], str | None]] = {
+    "/m/api-key": ("api_key", None),
+    "/m/m2m": ("m2m_token", None),
+    "/m/oauth": ("oauth_token", None),
+    "/m/any": ("any", None),
+    "/m/mixed": (["session_token", "api_key"], None),
+    "/m/api-key-admin": ("api_key", ROLE),
+}
+
+
+def verified_body(verified: Any) -> dict[str, str | None]:
+    """What a machine-token route answers for the verified token (session or machine:
+    both offer ``subject``, ``token_type``, ``user_id``)."""
+    return {
+        "subject": verified.subject,
+        "token_type": verified.token_type,
+        "user_id": verified.user_id,
+    }
 
 
 class Driver(Protocol):
