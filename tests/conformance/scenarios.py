@@ -12,6 +12,7 @@ one meant to fail 3 s or more outside it (and an expired one only gets more expi
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,7 +118,47 @@ TOKENS: dict[str, TokenBuilder] = {
     "fva-missing": _mint(),
     "fva-stale-v2": _mint(version=2, fva=[0, 10]),
     "fva-fresh-member": _mint(org=MEMBER, fva=[0, 0]),
+    # Machine tokens (issue 14), minted by the mock's Backend API and key.
+    "api-key": lambda w: w.clerk.machine.mint_api_key(scopes=["orders:read"]),
+    "m2m-opaque": lambda w: w.clerk.machine.mint_m2m_token(),
+    "oauth-opaque": lambda w: w.clerk.machine.mint_oauth_token(),
+    "m2m-jwt": lambda w: w.clerk.machine.mint_m2m_jwt(scopes=["mch_orders"]),
+    "oauth-jwt": lambda w: w.clerk.machine.mint_oauth_jwt(scopes=["read:orders"]),
+    "api-key-revoked": lambda w: _revoked(w, w.clerk.machine.mint_api_key()),
+    "api-key-expired": lambda w: _expired(w, w.clerk.machine.mint_api_key()),
+    "m2m-opaque-revoked": lambda w: _revoked(w, w.clerk.machine.mint_m2m_token()),
+    "api-key-unknown": lambda w: "ak_" + secrets.token_urlsafe(24),
+    "m2m-jwt-expired": lambda w: w.clerk.machine.mint_m2m_jwt(iat=time.time() - 67, lifetime=60),
+    "m2m-jwt-session-cat": lambda w: w.clerk.machine.mint_m2m_jwt(cat="cl_B7d4PD222AAA"),
+    "m2m-jwt-bad-signature": lambda w: _tampered(w.clerk.machine.mint_m2m_jwt()),
+    "m2m-jwt-other-instance": lambda w: _foreign_m2m(w),
+    "oauth-jwt-alg-none": lambda w: w.clerk.machine.mint_oauth_jwt(header={"alg": "none"}),
 }
+
+
+def _revoked(w: World, token: str) -> str:
+    w.clerk.machine.revoke(token)
+    return token
+
+
+def _expired(w: World, token: str) -> str:
+    w.clerk.machine.expire(token)
+    return token
+
+
+def _tampered(token: str) -> str:
+    # Another last signature character (the base64url alphabet's next one).
+    head, _, last = token.rpartition(".")
+    swap = "A" if last[-1] != "A" else "B"
+    return f"{head}.{last[:-2]}{swap}{last[-1]}"
+
+
+def _foreign_m2m(w: World) -> str:
+    """An M2M JWT of another instance: its own key and kid, which this one lacks."""
+    key = _foreign_key(w)
+    token = w.clerk.machine.mint_m2m_jwt(header={"kid": "ins_foreign"})
+    signing_input = token.rpartition(".")[0]
+    return f"{signing_input}.{w.clerk.sign(signing_input, key=key)}"
 
 
 # -- issuer states -------------------------------------------------------------------------
@@ -155,6 +196,11 @@ def _remove_key(w: World) -> None:
     assert response.status_code == 200, response.text
 
 
+def _machine_down(w: World) -> None:
+    _warm(w)
+    w.clerk.machine.set_fault("down")
+
+
 def _down_cold(w: World) -> None:
     w.clerk.set_fault("down")
 
@@ -181,6 +227,8 @@ STATES: dict[str, IssuerState] = {
         IssuerState("down-cold", _policy(), _down_cold),
         # Stale at once, so the request after the outage began needs a refresh that fails.
         IssuerState("down-warm", _policy(fresh_for=0.0), _down_warm),
+        # The Backend API (opaque machine tokens) is down; the JWKS is not.
+        IssuerState("machine-down", _policy(), _machine_down),
     )
 }
 
@@ -207,6 +255,10 @@ class Expect:
     body: bytes | None = None
     #: What a 403 ``insufficient-scope`` body names as required (issue 16).
     required: dict[str, list[str]] | None = None
+    #: A machine-token route's 200 body (``verified_body``), instead of ``user_id``.
+    machine: dict[str, str | None] | None = None
+    #: When not ``None``: how many Backend API verify calls answering took.
+    api_calls: int | None = None
 
 
 def ok(user_id: str | None = USER) -> Expect:
@@ -239,6 +291,30 @@ REVERIFY_STRICT = (
 def reverify() -> Expect:
     """403 ``insufficient_scope`` with Clerk's reverification body."""
     return Expect(403, SCOPE, "reverification-error", body=REVERIFY_STRICT)
+
+
+def verified(
+    subject: str, token_type: str, user_id: str | None = None, api_calls: int | None = None
+) -> Expect:
+    """200 on a machine-token route, which saw this verified token."""
+    body = {"subject": subject, "token_type": token_type, "user_id": user_id}
+    return Expect(200, machine=body, api_calls=api_calls)
+
+
+def mismatch() -> Expect:
+    """401 ``token-type-mismatch`` for a kind the route does not accept: no call made."""
+    return Expect(401, INVALID, "token-type-mismatch", fetches=0, api_calls=0)
+
+
+def refused(reason: str, api_calls: int | None = None) -> Expect:
+    """401 ``reason`` for a machine token (``invalid_token``)."""
+    return Expect(401, INVALID, reason, api_calls=api_calls)
+
+
+#: What a session answers on a machine-token route that accepts sessions too.
+SESSION = verified(USER, "session_token", USER, api_calls=0)
+#: A machine-only route's answer to a request without an Authorization token.
+MISSING = Expect(401, NO_TOKEN, "machine-token-missing", api_calls=0)
 
 
 def unavailable(fetches: int | None = None) -> Expect:
@@ -463,4 +539,107 @@ SCENARIOS: tuple[Scenario, ...] = (
     S("optional-keys-down", unavailable(fetches=1), path="/optional", state="down-cold"),
     S("keys-down-after-warm-up", ok(), state="down-warm"),
     S("unknown-kid-while-keys-down", unavailable(), "unknown-kid", state="down-warm"),
+    # Machine tokens (issue 14, machine-tokens.md §2): each kind on a route that takes
+    # it; every other kind refused by kind, before any Backend API call or key fetch.
+    S("api-key", verified(USER, "api_key", USER, api_calls=1), "api-key", path="/m/api-key"),
+    S("m2m-opaque", verified("mch_test", "m2m_token", api_calls=1), "m2m-opaque", path="/m/m2m"),
+    S("m2m-jwt", verified("mch_test", "m2m_token", api_calls=0), "m2m-jwt", path="/m/m2m"),
+    S(
+        "oauth-opaque",
+        verified(USER, "oauth_token", USER, api_calls=1),
+        "oauth-opaque",
+        path="/m/oauth",
+    ),
+    S("oauth-jwt", verified(USER, "oauth_token", USER, api_calls=0), "oauth-jwt", path="/m/oauth"),
+    S("any-api-key", verified(USER, "api_key", USER, api_calls=1), "api-key", path="/m/any"),
+    S("any-m2m-opaque", verified("mch_test", "m2m_token"), "m2m-opaque", path="/m/any"),
+    S("any-m2m-jwt", verified("mch_test", "m2m_token", api_calls=0), "m2m-jwt", path="/m/any"),
+    S("any-oauth-opaque", verified(USER, "oauth_token", USER), "oauth-opaque", path="/m/any"),
+    S("any-oauth-jwt", verified(USER, "oauth_token", USER), "oauth-jwt", path="/m/any"),
+    S("any-session", SESSION, path="/m/any"),
+    S("any-session-cookie", SESSION, send="cookie", cookie=_COOKIE, path="/m/any"),
+    S(
+        "any-no-token",
+        unauthorized("session-token-and-uat-missing", NO_TOKEN),
+        None,
+        "none",
+        path="/m/any",
+    ),
+    S("mixed-session", SESSION, path="/m/mixed"),
+    S("mixed-session-cookie", SESSION, send="cookie", cookie=_COOKIE, path="/m/mixed"),
+    S("mixed-api-key", verified(USER, "api_key", USER, api_calls=1), "api-key", path="/m/mixed"),
+    S("mixed-refuses-m2m-opaque", mismatch(), "m2m-opaque", path="/m/mixed"),
+    S("mixed-refuses-m2m-jwt", mismatch(), "m2m-jwt", path="/m/mixed"),
+    S("mixed-refuses-oauth-jwt", mismatch(), "oauth-jwt", path="/m/mixed"),
+    S("api-key-route-refuses-session", mismatch(), path="/m/api-key"),
+    S("api-key-route-refuses-m2m-opaque", mismatch(), "m2m-opaque", path="/m/api-key"),
+    S("api-key-route-refuses-oauth-opaque", mismatch(), "oauth-opaque", path="/m/api-key"),
+    S("api-key-route-refuses-m2m-jwt", mismatch(), "m2m-jwt", path="/m/api-key"),
+    S("m2m-route-refuses-api-key", mismatch(), "api-key", path="/m/m2m"),
+    S("m2m-route-refuses-oauth-jwt", mismatch(), "oauth-jwt", path="/m/m2m"),
+    S("m2m-route-refuses-session", mismatch(), path="/m/m2m"),
+    S("oauth-route-refuses-api-key", mismatch(), "api-key", path="/m/oauth"),
+    S("oauth-route-refuses-m2m-opaque", mismatch(), "m2m-opaque", path="/m/oauth"),
+    S("oauth-route-refuses-garbage", mismatch(), "garbage", path="/m/oauth"),
+    # Machine tokens come from the Authorization header only (spec §2.1, §2.5).
+    S("machine-route-no-token", MISSING, None, "none", path="/m/api-key"),
+    S("machine-route-session-cookie", MISSING, send="cookie", cookie=_COOKIE, path="/m/api-key"),
+    S(
+        "machine-route-api-key-in-cookie",
+        MISSING,
+        "api-key",
+        "cookie",
+        cookie="__session={token}; __client_uat={uat}",
+        path="/m/api-key",
+    ),
+    # What the Backend API says of an opaque token (a revoked or expired one is "not
+    # found", as Clerk's refuses it; tests/machine hold the 200-with-flags answers);
+    # what the keys say of a JWT one.
+    S("api-key-revoked", refused("token-invalid", 1), "api-key-revoked", path="/m/api-key"),
+    S("m2m-opaque-revoked", refused("token-invalid", 1), "m2m-opaque-revoked", path="/m/m2m"),
+    S("api-key-expired", refused("token-invalid", 1), "api-key-expired", path="/m/api-key"),
+    S("api-key-unknown", refused("token-invalid", 1), "api-key-unknown", path="/m/api-key"),
+    S("m2m-jwt-expired", refused("token-expired", 0), "m2m-jwt-expired", path="/m/m2m"),
+    S(
+        "m2m-jwt-session-category",
+        refused("token-invalid", 0),
+        "m2m-jwt-session-cat",
+        path="/m/m2m",
+    ),
+    S(
+        "m2m-jwt-bad-signature",
+        Expect(401, INVALID, "token-invalid-signature", fetches=0, api_calls=0),
+        "m2m-jwt-bad-signature",
+        path="/m/m2m",
+    ),
+    S(
+        "m2m-jwt-other-instance",
+        refused("jwk-kid-mismatch", 0),
+        "m2m-jwt-other-instance",
+        path="/m/m2m",
+    ),
+    S(
+        "oauth-jwt-alg-none",
+        refused("token-invalid-algorithm", 0),
+        "oauth-jwt-alg-none",
+        path="/m/oauth",
+    ),
+    # Roles and the like are a session's: a machine token never meets them (403).
+    S("api-key-role-route", forbidden(NEEDS_ROLE), "api-key", path="/m/api-key-admin"),
+    # The Backend API down: 503 + Retry-After (never 401); JWT forms need no call.
+    S(
+        "backend-api-down",
+        Expect(503, None, "unexpected-error", retry_after=True),
+        "api-key",
+        path="/m/api-key",
+        state="machine-down",
+    ),
+    S(
+        "backend-api-down-m2m-jwt",
+        verified("mch_test", "m2m_token", api_calls=0),
+        "m2m-jwt",
+        path="/m/m2m",
+        state="machine-down",
+    ),
+    S("backend-api-down-session", ok(), state="machine-down"),
 )

@@ -87,10 +87,13 @@ def send(world: World, scenario: Scenario) -> httpx.Response:
 )
 def test_scenario(world: World, scenario: Scenario) -> None:
     hits = world.clerk.jwks_hits
+    calls = world.clerk.machine.total_calls
     response = send(world, scenario)
     expect = scenario.expect
     if expect.fetches is not None:
         assert world.clerk.jwks_hits - hits == expect.fetches
+    if expect.api_calls is not None:
+        assert world.clerk.machine.total_calls - calls == expect.api_calls
     assert response.status_code == expect.status, response.text
     www = response.headers.get("WWW-Authenticate")
     if expect.www_authenticate is None:
@@ -106,7 +109,9 @@ def test_scenario(world: World, scenario: Scenario) -> None:
         return
     assert response.headers["Content-Type"].startswith("application/json")
     body = json.loads(response.content)
-    if expect.status == 200:
+    if expect.status == 200 and expect.machine is not None:
+        assert body == expect.machine
+    elif expect.status == 200:
         assert body == {"user_id": expect.user_id}
     elif expect.body is not None:
         assert response.content == expect.body
