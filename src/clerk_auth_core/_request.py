@@ -208,8 +208,12 @@ class RequestState:
 
     @property
     def token_presented(self) -> bool:
-        """False only when the request carried no token at all."""
-        return self.reason != Reason.SESSION_TOKEN_AND_UAT_MISSING
+        """False only when the request carried no token where the route reads one (no
+        token at all; on a machine-only route, no Authorization token)."""
+        reason = self.reason
+        return reason != Reason.SESSION_TOKEN_AND_UAT_MISSING and (
+            reason != Reason.MACHINE_TOKEN_MISSING
+        )
 
     def refusal(
         self, requirements: Requirements | None = None, *, optional: bool = False

@@ -4,11 +4,14 @@ key (``CLERK_JWT_KEY``) behind the same interface as the JWKS providers. No I/O.
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import TypeVar
 
 from clerk_auth_core._jwks_decisions import COUNTERS, JwksStats
 from clerk_auth_core._keys import KeySet
 
 __all__ = ["AsyncStaticKeyProvider", "StaticKeyProvider"]
+
+_S = TypeVar("_S", bound="StaticKeyProvider")
 
 
 class StaticKeyProvider:
@@ -39,6 +42,14 @@ class StaticKeyProvider:
 
     def close(self) -> None:
         """Nothing to close."""
+
+    # A context manager as the JWKS providers are, so ``with key_provider(config)``
+    # works whichever kind of key source the configuration names.
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class AsyncStaticKeyProvider(StaticKeyProvider):
