@@ -22,7 +22,19 @@ from ._adapters import (
     starlette_candidates,
 )
 from ._fixtures import Fixtures, rsa_baseline
-from ._machine import M2M_FIRST, OPAQUE_HIT, SESSION_FIRST, machine_candidates
+from ._machine import (
+    M2M_FIRST,
+    NO_TOKEN_FLOOR,
+    OPAQUE_FIRST,
+    OPAQUE_HIT,
+    ROUND_TRIP,
+    SESSION_FIRST,
+    SESSIONS_KIND,
+    SESSIONS_ROUTE_JWT,
+    SESSIONS_ROUTE_OPAQUE,
+    machine_candidates,
+    route_candidates,
+)
 from ._memory import cache_memory
 from ._report import (
     Bar,
@@ -59,6 +71,7 @@ OURS = "clerk-auth verify_token"
 WEBHOOKS = "webhook delivery (10 KiB body)"
 REVERIFICATION = "reverification (requirement check per request)"
 MACHINE = "machine tokens"
+MACHINE_ROUTES = "machine tokens, request path"
 
 
 def _versions() -> dict[str, str]:
@@ -233,6 +246,12 @@ def _measure(
                 raise BenchmarkError("a cache hit made a Backend API call")
         finally:
             verifier.close()
+        routes, to_close = route_candidates(fx, min(n, 64))
+        try:
+            groups[MACHINE_ROUTES] = measure(rsa_baseline(fx, 32), routes, rounds)
+        finally:
+            for shell in to_close:
+                shell.close()
     server_results: list[ServerResult] = []
     if servers_on and wanted("servers"):
         print("- servers under load …", flush=True)
@@ -266,6 +285,8 @@ def _targets(
         _reverification(groups[REVERIFICATION], targets)
     if MACHINE in groups:
         _machine(groups[MACHINE], targets, bars)
+    if MACHINE_ROUTES in groups:
+        _machine_routes(groups[MACHINE_ROUTES], targets, bars)
     for s in servers:
         targets.append(
             Target(
@@ -292,6 +313,42 @@ def _machine(group: dict[str, Measured], targets: list[Target], bars: list[Bar])
     bars.append(Bar(MACHINE, SESSION_FIRST, session.ratio, True))
     bars.append(Bar(MACHINE, M2M_FIRST, m2m.ratio, True))
     bars.append(Bar(MACHINE, OPAQUE_HIT, hit.ratio, True, 0.1))
+
+
+def _machine_routes(group: dict[str, Measured], targets: list[Target], bars: list[Bar]) -> None:
+    kind, opaque, jwt = (
+        group[SESSIONS_KIND],
+        group[SESSIONS_ROUTE_OPAQUE],
+        group[SESSIONS_ROUTE_JWT],
+    )
+    floor = group[NO_TOKEN_FLOOR]
+    first, trip = group[OPAQUE_FIRST], group[ROUND_TRIP]
+    # The refusal by kind, as the other garbage rows are measured (verify_token); the
+    # request path adds reading the headers, which a request with no token costs too.
+    targets.append(
+        Target(
+            "sessions-only route given a machine token (refused by kind)",
+            "≤ 0.05×",
+            f"{_fmt(kind.ratio)} (request path {_fmt(opaque.ratio)}, whose floor, no token at"
+            f" all, is {_fmt(floor.ratio)}; an M2M JWT, refused by the gate: {_fmt(jwt.ratio)})",
+            kind.ratio <= 0.05,
+        )
+    )
+    # Both in the same rounds: the first sight's cost beyond the round trip, per round.
+    beyond = statistics.median(f - t for f, t in zip(first.ratios, trip.ratios, strict=True))
+    targets.append(
+        Target(
+            "opaque token first sight: one round trip plus",
+            "≤ 0.5×",
+            f"{_fmt(beyond)} (first sight {_fmt(first.ratio)}, round trip {_fmt(trip.ratio)}"
+            f" = {statistics.median(trip.ns) / 1000:.0f} µs)",
+            beyond <= 0.5,
+        )
+    )
+    bars.append(Bar(MACHINE_ROUTES, SESSIONS_KIND, kind.ratio, True, 0.05))
+    bars.append(Bar(MACHINE_ROUTES, SESSIONS_ROUTE_OPAQUE, opaque.ratio, True))
+    bars.append(Bar(MACHINE_ROUTES, NO_TOKEN_FLOOR, floor.ratio, True))
+    bars.append(Bar(MACHINE_ROUTES, SESSIONS_ROUTE_JWT, jwt.ratio, True))
 
 
 def _webhooks(group: dict[str, Measured], targets: list[Target], bars: list[Bar]) -> None:
