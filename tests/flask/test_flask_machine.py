@@ -30,26 +30,35 @@ from conformance.drivers import serve_wsgi
 
 pytestmark = pytest.mark.slow
 
-#: Each kind, how the mock mints it, and the one route (of the app below) that takes it.
-KINDS: dict[str, tuple[Callable[[MockClerk], str], str]] = {
-    "api_key": (lambda c: c.machine.mint_api_key(subject="user_key"), "/api-key"),
-    "m2m_opaque": (lambda c: c.machine.mint_m2m_token(subject="mch_svc"), "/m2m"),
-    "m2m_jwt": (lambda c: c.machine.mint_m2m_jwt(subject="mch_svc"), "/m2m"),
-    "oauth_opaque": (lambda c: c.machine.mint_oauth_token(subject="user_oa"), "/oauth"),
-    "oauth_jwt": (lambda c: c.machine.mint_oauth_jwt(subject="user_oa"), "/oauth"),
+#: Each kind: how the mock mints it, its token type and subject, the route that takes it.
+KINDS: dict[str, tuple[Callable[[MockClerk], str], str, str, str]] = {
+    "api_key": (
+        lambda c: c.machine.mint_api_key(subject="user_k"),
+        "api_key",
+        "user_k",
+        "/api-key",
+    ),
+    "m2m_opaque": (
+        lambda c: c.machine.mint_m2m_token(subject="mch_s"),
+        "m2m_token",
+        "mch_s",
+        "/m2m",
+    ),
+    "m2m_jwt": (lambda c: c.machine.mint_m2m_jwt(subject="mch_s"), "m2m_token", "mch_s", "/m2m"),
+    "oauth_opaque": (
+        lambda c: c.machine.mint_oauth_token(subject="user_o"),
+        "oauth_token",
+        "user_o",
+        "/oauth",
+    ),
+    "oauth_jwt": (
+        lambda c: c.machine.mint_oauth_jwt(subject="user_o"),
+        "oauth_token",
+        "user_o",
+        "/oauth",
+    ),
 }
 MACHINE_PATHS = ("/api-key", "/m2m", "/oauth")
-#: Which opaque kinds cost a Backend API call (the JWT forms are verified locally).
-TOKEN_TYPE = {
-    "api_key": "api_key",
-    "m2m_opaque": "m2m_token",
-    "m2m_jwt": "m2m_token",
-    "oauth_opaque": "oauth_token",
-    "oauth_jwt": "oauth_token",
-}
-
-SUBJECT = {kind: "user_key" if kind == "api_key" else kind for kind in KINDS}
-SUBJECT.update(m2m_opaque="mch_svc", m2m_jwt="mch_svc", oauth_opaque="user_oa", oauth_jwt="user_oa")
 
 
 def _body() -> dict[str, Any]:
@@ -122,28 +131,27 @@ def reason(response: httpx.Response) -> str:
 def test_each_kind_is_accepted_on_its_route(
     clerk: MockClerk, serve: Callable[..., str], kind: str
 ) -> None:
-    mint, path = KINDS[kind]
+    mint, token_type, subject, path = KINDS[kind]
     url = serve()
     token = mint(clerk)
     for route in (path, "/any"):
         response = get(url + route, token)
         assert response.status_code == 200, response.text
         assert response.json() == {
-            "token_type": TOKEN_TYPE[kind],
-            "subject": SUBJECT[kind],
+            "token_type": token_type,
+            "subject": subject,
             "session": False,
             "machine": True,
         }
-    opaque = "jwt" not in kind
-    # The opaque forms were asked of the Backend API once (the second route: the cache).
-    assert clerk.machine.total_calls == (1 if opaque else 0)
+    # An opaque form was asked of the Backend API once (the second route: the cache).
+    assert clerk.machine.total_calls == (0 if kind.endswith("jwt") else 1)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_is_refused_elsewhere_without_a_call(
     clerk: MockClerk, serve: Callable[..., str], kind: str
 ) -> None:
-    mint, path = KINDS[kind]
+    mint, _, _, path = KINDS[kind]
     url = serve()
     token = mint(clerk)
     for other in [p for p in (*MACHINE_PATHS, "/session") if p != path]:
