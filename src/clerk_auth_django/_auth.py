@@ -1,11 +1,15 @@
-"""``ClerkAuth``: one configuration and its key sources; the request state per request.
+"""``ClerkAuth``: one configuration, its key sources and machine verifiers; the
+request state per request.
 
 A :class:`ClerkAuth` authenticates a Django request at most once per ``allow_pending``
-value. The results are kept on the request object itself, under the ClerkAuth that
-produced them, so they never outlive the request and two ClerkAuth on one request (a
-middleware and a guard with another configuration) never see each other's results.
-Every result is annotated on the request: ``request.clerk_auth`` (the claims or
-``None``) and ``request.clerk_request_state``; the last one to run is the one shown.
+and ``accepts`` value. The results are kept on the request object itself, under the
+ClerkAuth that produced them, so they never outlive the request and two ClerkAuth on
+one request (a middleware and a guard with another configuration) never see each
+other's results, nor do a sessions-only guard and an ``api_key`` one. Every result is
+annotated on the request: ``request.clerk_auth`` (the session claims or ``None``),
+``request.clerk_machine`` (the machine token's claims or ``None``),
+``request.clerk_verified`` (whichever was verified) and ``request.clerk_request_state``;
+the last one to run is the one shown.
 """
 
 from __future__ import annotations
@@ -20,11 +24,15 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from clerk_auth_core import (
+    AcceptsToken,
     AsyncKeySource,
+    AsyncMachineSource,
     ClerkAuthError,
     ClerkConfig,
     HttpAnswer,
     KeySource,
+    MachineClaims,
+    MachineSource,
     RequestState,
     SessionClaims,
     authenticate_with,
@@ -34,11 +42,15 @@ from clerk_auth_core._extract import REQUEST_HEADERS
 from clerk_auth_core._refusal_log import RefusalLog
 from clerk_auth_core.io import (
     AsyncKeyProvider,
+    AsyncMachineVerifier,
     AsyncStaticKeyProvider,
     StaticKeyProvider,
     SyncKeyProvider,
+    SyncMachineVerifier,
     async_key_provider,
+    async_machine_verifier,
     key_provider,
+    machine_verifier,
 )
 
 from ._settings import UserMapper, config_from_settings, user_mapper
@@ -50,7 +62,9 @@ __all__ = [
     "auth_for",
     "default_auth",
     "get_auth",
+    "get_machine_auth",
     "get_request_state",
+    "get_verified",
 ]
 
 logger = logging.getLogger("clerk_auth")
@@ -73,12 +87,17 @@ def answer_response(answer: HttpAnswer) -> HttpResponse:
 
 class ClerkAuth:
     """One configuration and its key sources (a threaded provider for sync code, an
-    asyncio one for async code, each made on first use and shared by all requests).
+    asyncio one for async code, each made on first use and shared by all requests),
+    and its opaque machine-token verifiers likewise.
 
     :param config: the configuration; by default ``settings.CLERK_*``, each falling
         back to the environment variable of the same name (validated now).
     :param key_source: keys for sync code (default: ``key_provider(config)``).
     :param async_key_source: keys for async code (default: ``async_key_provider(config)``).
+    :param machine_source: verifies ``ak_``/``mt_``/``oat_`` tokens for sync code
+        (default: ``machine_verifier(config)``, none without a secret key).
+    :param async_machine_source: the same for async code (default:
+        ``async_machine_verifier(config)``). Given sources stay yours to close.
     :param user_mapper: claims → ``request.user`` for DRF (``None``: a
         :class:`~clerk_auth_django.ClerkUser`; :func:`default_auth` takes
         ``CLERK_USER_MAPPER``).
@@ -91,6 +110,8 @@ class ClerkAuth:
         *,
         key_source: KeySource | None = None,
         async_key_source: AsyncKeySource | None = None,
+        machine_source: MachineSource | None = None,
+        async_machine_source: AsyncMachineSource | None = None,
         user_mapper: UserMapper | None = None,
     ) -> None:
         self.config = config_from_settings() if config is None else config
@@ -98,6 +119,21 @@ class ClerkAuth:
         self._async_source = async_key_source
         self._owned_sync: SyncKeyProvider | StaticKeyProvider | None = None
         self._owned_async: AsyncKeyProvider | AsyncStaticKeyProvider | None = None
+        # Made now, not on first use: they make no connection until the first opaque
+        # token, and two threads' first requests must not make two (two caches, two
+        # Backend API calls for one token).
+        self._owned_machine: SyncMachineVerifier | None = None
+        self._owned_async_machine: AsyncMachineVerifier | None = None
+        if machine_source is None:
+            machine_source = self._owned_machine = machine_verifier(self.config)
+            if self._owned_machine is not None:
+                weakref.finalize(self, self._owned_machine.close)
+        if async_machine_source is None:
+            async_machine_source = self._owned_async_machine = async_machine_verifier(self.config)
+        #: Verifies opaque machine tokens for sync code (``None``: no secret key).
+        self.machine_source: MachineSource | None = machine_source
+        #: Verifies opaque machine tokens for async code (``None``: no secret key).
+        self.async_machine_source: AsyncMachineSource | None = async_machine_source
         self.user_mapper = user_mapper
         #: What to log of refusals, and how often (the core's rate limit).
         self.refusals = RefusalLog()
@@ -133,34 +169,49 @@ class ClerkAuth:
         return ok
 
     def close(self) -> None:
-        """Close the sync provider made here (a given key source stays open)."""
+        """Close the sync provider and machine verifier made here (given sources stay
+        open; the verifier makes a new HTTP client should it be used again)."""
         owned, self._owned_sync = self._owned_sync, None
         if owned is not None:
             self._source = None
             owned.close()
+        if self._owned_machine is not None:
+            self._owned_machine.close()
 
     async def aclose(self) -> None:
-        """Close the providers made here: the sync one, and the async one's client of
-        the running event loop (given key sources stay open)."""
+        """Close the providers and verifiers made here: the sync ones, and the async
+        ones' clients of the running event loop (given sources stay open)."""
         self.close()
         owned, self._owned_async = self._owned_async, None
         if owned is not None:
             self._async_source = None
             await owned.aclose()
+        if self._owned_async_machine is not None:
+            await self._owned_async_machine.aclose()
 
-    def _slot(self, request: HttpRequest, allow_pending: bool | None) -> tuple[Any, Any]:
-        states: dict[tuple[ClerkAuth, bool | None], RequestState] | None = getattr(
-            request, _STATES, None
+    def _slot(
+        self, request: HttpRequest, allow_pending: bool | None, accepts: AcceptsToken | None
+    ) -> tuple[Any, Any]:
+        states: dict[tuple[ClerkAuth, bool | None, AcceptsToken | None], RequestState] | None = (
+            getattr(request, _STATES, None)
         )
         if states is None:
             states = {}
             setattr(request, _STATES, states)
-        return states, (self, allow_pending)
+        # accepts in the key: a sessions-only guard and an api_key one on the same
+        # request each get their own answer, never the other's.
+        return states, (self, allow_pending, accepts)
 
-    def authenticate(self, request: HttpRequest, allow_pending: bool | None = None) -> RequestState:
-        """The request's RequestState for ``allow_pending``, computed once per request and
-        ClerkAuth (sync: the threaded key provider)."""
-        states, slot = self._slot(request, allow_pending)
+    def authenticate(
+        self,
+        request: HttpRequest,
+        allow_pending: bool | None = None,
+        accepts: AcceptsToken | None = None,
+    ) -> RequestState:
+        """The request's RequestState for ``allow_pending`` and ``accepts`` (the route's
+        token kinds, ``None`` for the config's ``accepts_token``), computed once per
+        request and ClerkAuth (sync: the threaded key provider and machine verifier)."""
+        states, slot = self._slot(request, allow_pending, accepts)
         state: RequestState | None = states.get(slot)
         if state is None:
             meta = request.META
@@ -171,6 +222,8 @@ class ClerkAuth:
                 now=time.time(),
                 method=request.method,
                 allow_pending=allow_pending,
+                accepts=accepts,
+                machine=self.machine_source,
             )
         _annotate(request, state)
         return state
@@ -189,10 +242,13 @@ class ClerkAuth:
             logger.log(line.level, line.message)
 
     async def aauthenticate(
-        self, request: HttpRequest, allow_pending: bool | None = None
+        self,
+        request: HttpRequest,
+        allow_pending: bool | None = None,
+        accepts: AcceptsToken | None = None,
     ) -> RequestState:
-        """:meth:`authenticate` for async code (the asyncio key provider)."""
-        states, slot = self._slot(request, allow_pending)
+        """:meth:`authenticate` for async code (the asyncio key provider and verifier)."""
+        states, slot = self._slot(request, allow_pending, accepts)
         state: RequestState | None = states.get(slot)
         if state is None:
             meta = request.META
@@ -203,6 +259,8 @@ class ClerkAuth:
                 now=time.time(),
                 method=request.method,
                 allow_pending=allow_pending,
+                accepts=accepts,
+                machine=self.async_machine_source,
             )
         _annotate(request, state)
         return state
@@ -211,6 +269,9 @@ class ClerkAuth:
 def _annotate(request: HttpRequest, state: RequestState) -> None:
     request.clerk_request_state = state
     request.clerk_auth = state.claims
+    # Always both: a later, sessions-only result must not leave an earlier machine one.
+    machine = request.clerk_machine = state.machine
+    request.clerk_verified = state.claims if machine is None else machine
 
 
 _default: list[ClerkAuth] = []
@@ -249,8 +310,22 @@ def get_request_state(request: HttpRequest) -> RequestState:
 
 
 def get_auth(request: HttpRequest) -> SessionClaims | None:
-    """The verified session of ``request``, ``None`` when signed out."""
+    """The verified session of ``request``, ``None`` when signed out (or signed in with
+    a machine token: see :func:`get_machine_auth`)."""
     return get_request_state(request).claims
+
+
+def get_machine_auth(request: HttpRequest) -> MachineClaims | None:
+    """The verified machine token (API key, M2M or OAuth token) of ``request``
+    (``request.clerk_machine``), ``None`` when it is not signed in with one."""
+    return get_request_state(request).machine
+
+
+def get_verified(request: HttpRequest) -> SessionClaims | MachineClaims | None:
+    """The verified token of ``request``, whichever kind (``request.clerk_verified``: a
+    session or a machine token; both offer ``subject``, ``token_type`` and
+    ``user_id``), ``None`` when signed out."""
+    return get_request_state(request).verified
 
 
 def require_claims(request: HttpRequest) -> SessionClaims:

@@ -9,7 +9,8 @@ from typing import Any, ParamSpec, TypeVar, overload
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
-from clerk_auth_core import Requirements, ReverificationConfig
+from clerk_auth_core import AcceptsToken, Requirements, ReverificationConfig
+from clerk_auth_core._flow import Accepts
 
 from ._auth import ClerkAuth, answer_response, auth_for
 
@@ -25,9 +26,11 @@ class Guard:
 
     :param auth: the ClerkAuth deciding; ``None``: the request's default (the
         middleware's, else the process's from settings).
+    :param accepts: the token kinds the route accepts (``None``: the config's).
+    :raises ConfigurationError: now, for a requirement or ``accepts`` Clerk cannot issue.
     """
 
-    __slots__ = ("allow_pending", "auth", "optional", "requirements")
+    __slots__ = ("accepts", "allow_pending", "auth", "optional", "requirements")
 
     def __init__(
         self,
@@ -40,10 +43,13 @@ class Guard:
         plan: Names = None,
         allow_pending: bool | None = None,
         reverification: ReverificationConfig | None = None,
+        accepts: Accepts = None,
     ) -> None:
         self.auth = auth
         self.optional = optional
         self.allow_pending = allow_pending
+        # Built once here: a typo fails where the view is declared.
+        self.accepts = None if accepts is None else AcceptsToken(accepts)
         self.requirements = Requirements.of(
             role=role,
             permission=permission,
@@ -64,12 +70,13 @@ class Guard:
     def check(self, request: HttpRequest) -> HttpResponse | None:
         """``None`` to run the view, else the response to send instead (sync)."""
         auth = self.auth or auth_for(request)
-        return self._answer(auth.authenticate(request, self.allow_pending), auth, request)
+        state = auth.authenticate(request, self.allow_pending, self.accepts)
+        return self._answer(state, auth, request)
 
     async def acheck(self, request: HttpRequest) -> HttpResponse | None:
         """:meth:`check` for async views."""
         auth = self.auth or auth_for(request)
-        state = await auth.aauthenticate(request, self.allow_pending)
+        state = await auth.aauthenticate(request, self.allow_pending, self.accepts)
         return self._answer(state, auth, request)
 
     def __call__(self, view: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,6 +122,7 @@ def require_auth(
     allow_pending: bool | None = None,
     reverification: ReverificationConfig | None = None,
     auth: ClerkAuth | None = None,
+    accepts: Accepts = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -130,13 +138,15 @@ def require_auth(
     allow_pending: bool | None = None,
     reverification: ReverificationConfig | None = None,
     auth: ClerkAuth | None = None,
+    accepts: Accepts = None,
 ) -> Any:
     """Run the view (sync or async) only for a verified Clerk session meeting the
     requirements; otherwise answer the core's refusal (401/403/503/500, with
     ``WWW-Authenticate``, ``Retry-After`` and the JSON body). A CORS preflight reaching
     the view is answered 204 without running it, unless the route is ``optional``.
 
-    The session is ``request.clerk_auth``. Works with or without the middleware.
+    The session is ``request.clerk_auth``, a machine token ``request.clerk_machine``,
+    either ``request.clerk_verified``. Works with or without the middleware.
 
     :param optional: run the view signed out too (``request.clerk_auth`` is ``None``).
     :param role: any of these organisation roles; ``permission``, ``feature``,
@@ -146,6 +156,13 @@ def require_auth(
         (``"strict"``) or ``{"level": …, "afterMinutes": N}``; refused with 403
         ``reverification-error`` in Clerk's ``clerk_error`` body.
     :param auth: decide with this :class:`ClerkAuth` instead of the request's default.
+    :param accepts: the token kinds the route accepts (default: the config's
+        ``accepts_token``, sessions only unless set): ``"session_token"``, ``"api_key"``,
+        ``"m2m_token"``, ``"oauth_token"``, a list of them or ``"any"``. Machine tokens
+        are read from the ``Authorization`` header only; another kind is refused 401
+        ``token-type-mismatch`` without a Backend API call; a machine token never meets
+        ``role``/``permission``/``feature``/``plan``/``reverification`` (403). A typo
+        raises ``ConfigurationError`` here, at decoration.
     """
     guard = Guard(
         auth,
@@ -156,6 +173,7 @@ def require_auth(
         plan=plan,
         allow_pending=allow_pending,
         reverification=reverification,
+        accepts=accepts,
     )
     return guard if view is None else guard(view)
 
@@ -166,7 +184,8 @@ class ClerkAuthRequiredMixin:
 
     Set the class attributes ``clerk_optional``, ``clerk_role``, ``clerk_permission``,
     ``clerk_feature``, ``clerk_plan``, ``clerk_allow_pending``, ``clerk_reverification``,
-    ``clerk_auth_instance``.
+    ``clerk_auth_instance``, ``clerk_accepts`` (the token kinds, as ``accepts=``; a
+    typo raises ``ConfigurationError`` when the class is defined).
     """
 
     clerk_optional: bool = False
@@ -177,6 +196,13 @@ class ClerkAuthRequiredMixin:
     clerk_allow_pending: bool | None = None
     clerk_reverification: ReverificationConfig | None = None
     clerk_auth_instance: ClerkAuth | None = None
+    clerk_accepts: Accepts = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        accepts = cls.__dict__.get("clerk_accepts")
+        if accepts is not None:
+            AcceptsToken(accepts)  # a typo fails where the view is declared
 
     @classmethod
     def clerk_guard(cls) -> Guard:
@@ -192,6 +218,7 @@ class ClerkAuthRequiredMixin:
                 plan=cls.clerk_plan,
                 allow_pending=cls.clerk_allow_pending,
                 reverification=cls.clerk_reverification,
+                accepts=cls.clerk_accepts,
             )
             cls._clerk_guard = guard  # type: ignore[attr-defined]
         return guard

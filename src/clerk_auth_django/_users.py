@@ -1,12 +1,13 @@
-"""Who the signed-in user is: :class:`ClerkUser` (no database), or a local ``User``."""
+"""Who the signed-in user is: :class:`ClerkUser` (no database), or a local ``User``;
+:class:`ClerkMachineUser` for a machine token."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from clerk_auth_core import SessionClaims
+from clerk_auth_core import MachineClaims, SessionClaims
 
-__all__ = ["ClerkUser", "get_or_create_user"]
+__all__ = ["ClerkMachineUser", "ClerkUser", "get_or_create_user"]
 
 
 class ClerkUser:
@@ -60,6 +61,61 @@ class ClerkUser:
 
     def __hash__(self) -> int:
         return hash(self.claims.user_id)
+
+
+class ClerkMachineUser:
+    """A verified machine token (API key, M2M or OAuth token) as ``request.user``
+    (DRF): not a database user, and not a person.
+
+    ``is_authenticated`` is true; ``id`` / ``pk`` / ``username`` are the token's
+    ``subject`` (``user_…``, ``org_…`` or ``mch_…``); ``token_type`` and the whole
+    ``claims`` (:class:`~clerk_auth_core.MachineClaims`, with ``has(scope=…)``) are at
+    hand.
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    __slots__ = ("claims",)
+
+    def __init__(self, claims: MachineClaims) -> None:
+        self.claims = claims
+
+    @property
+    def id(self) -> str:
+        """The token's subject."""
+        return self.claims.subject
+
+    pk = username = id
+
+    @property
+    def token_type(self) -> str:
+        """``api_key``, ``m2m_token`` or ``oauth_token``."""
+        return self.claims.token_type
+
+    @property
+    def user_id(self) -> str | None:
+        """The user the token acts for, if any."""
+        return self.claims.user_id
+
+    def get_username(self) -> str:
+        """As Django's users: the subject."""
+        return self.claims.subject
+
+    def __str__(self) -> str:
+        return self.claims.subject
+
+    def __repr__(self) -> str:
+        return f"ClerkMachineUser({self.claims.token_type}, {self.claims.subject!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClerkMachineUser) and other.claims.id == self.claims.id
+
+    def __hash__(self) -> int:
+        return hash(self.claims.id)
 
 
 def get_or_create_user(claims: SessionClaims) -> Any:

@@ -13,10 +13,12 @@
 
 :class:`ClerkAuthentication` sets ``request.user`` (a :class:`~clerk_auth_django.ClerkUser`,
 or what ``CLERK_USER_MAPPER`` maps the claims to) and ``request.auth`` (the
-:class:`~clerk_auth_core.SessionClaims`). The permission classes refuse with the core's
-answer (:class:`ClerkAuthFailed`: 401, 403, and 503/500 keep their status), and
-``authenticate_header`` gives DRF's own ``IsAuthenticated`` the core's
-``WWW-Authenticate``. Importing this module imports DRF; ``clerk_auth_django`` does not.
+:class:`~clerk_auth_core.SessionClaims`); with ``accepts`` naming machine kinds, a
+machine token signs in as a :class:`~clerk_auth_django.ClerkMachineUser` with the
+:class:`~clerk_auth_core.MachineClaims` as ``request.auth``. The permission classes
+refuse with the core's answer (:class:`ClerkAuthFailed`: 401, 403, and 503/500 keep
+their status), and ``authenticate_header`` gives DRF's own ``IsAuthenticated`` the
+core's ``WWW-Authenticate``. Importing this module imports DRF; ``clerk_auth_django`` does not.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from clerk_auth_core import (
+    AcceptsToken,
     ClerkAuthError,
     HttpAnswer,
     RequestState,
@@ -37,9 +40,10 @@ from clerk_auth_core import (
     ReverificationConfig,
     http_answer,
 )
+from clerk_auth_core._flow import Accepts
 
 from ._auth import ClerkAuth, answer_response, auth_for
-from ._users import ClerkUser
+from ._users import ClerkMachineUser, ClerkUser
 
 __all__ = [
     "ClerkAuthFailed",
@@ -88,26 +92,39 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
 
 
 class ClerkAuthentication(BaseAuthentication):
-    """``authentication_classes`` entry: a verified Clerk session token.
+    """``authentication_classes`` entry: a verified Clerk session token (or machine
+    token, where ``accepts`` names machine kinds).
 
-    Signed in: ``(user, claims)``. Without a valid token it returns ``None`` (the
-    request is anonymous; the permission classes answer the core's 401/403), except
-    when the *server* is at fault (keys unavailable: 503, misconfigured: 500), which is
-    raised at once so that no view, however open, hides it.
+    Signed in: ``(user, claims)``; for a machine token ``(ClerkMachineUser, machine
+    claims)`` (the user mapper is for sessions only). Without a valid token it returns
+    ``None`` (the request is anonymous; the permission classes answer the core's
+    401/403), except when the *server* is at fault (keys unavailable: 503,
+    misconfigured: 500), which is raised at once so that no view, however open, hides it.
 
     Subclass to change ``auth`` (a :class:`~clerk_auth_django.ClerkAuth`; default: the
-    middleware's, else the process's from settings) or ``allow_pending``.
+    middleware's, else the process's from settings), ``allow_pending`` or ``accepts``
+    (the token kinds, as ``@require_auth(accepts=…)``: ``"api_key"``, a list, ``"any"``;
+    default: the config's ``accepts_token``; a typo raises ``ConfigurationError`` when
+    the subclass is defined). The permission classes judge the state this class got.
     """
 
     auth: ClerkAuth | None = None
     allow_pending: bool | None = None
+    accepts: Accepts = None
+    #: ``accepts`` as built when the class was defined.
+    _accepted: AcceptsToken | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "accepts" in cls.__dict__:
+            cls._accepted = None if cls.accepts is None else AcceptsToken(cls.accepts)
 
     def request_state(self, request: Request) -> RequestState:
-        """The core's state for the request (computed once per request, ClerkAuth and
-        ``allow_pending``)."""
+        """The core's state for the request (computed once per request, ClerkAuth,
+        ``allow_pending`` and ``accepts``)."""
         django_request = request._request
         auth = self.auth or auth_for(django_request)
-        return auth.authenticate(django_request, self.allow_pending)
+        return auth.authenticate(django_request, self.allow_pending, self._accepted)
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         state = self.request_state(request)
@@ -116,6 +133,9 @@ class ClerkAuthentication(BaseAuthentication):
             auth = self.auth or auth_for(request._request)
             mapper = auth.user_mapper
             return (ClerkUser(claims) if mapper is None else mapper(claims)), claims
+        machine = state.machine
+        if machine is not None:
+            return ClerkMachineUser(machine), machine
         error = state.error
         if error is not None and error.status >= 500:
             (self.auth or auth_for(request._request)).log_refusal(error, request._request)
@@ -142,8 +162,11 @@ def _state(request: Request) -> RequestState:
 
 
 class IsClerkAuthenticated(BasePermission):
-    """A verified Clerk session (meeting :attr:`requirements`); otherwise the core's
-    refusal is raised (:class:`ClerkAuthFailed`). A CORS preflight is answered 204."""
+    """A verified Clerk session (meeting :attr:`requirements`), or a machine token of a
+    kind the view's :class:`ClerkAuthentication` accepts (which meets no role,
+    permission, feature, plan or reverification requirement: 403); otherwise the
+    core's refusal is raised (:class:`ClerkAuthFailed`). A CORS preflight is answered
+    204."""
 
     requirements = Requirements()
 

@@ -1,4 +1,4 @@
-"""clerk_auth_flask: verify Clerk session tokens in Flask.
+"""clerk_auth_flask: verify Clerk session tokens (and machine tokens) in Flask.
 
 A thin adapter over :mod:`clerk_auth_core`: it reads the request, asks the core, and
 turns the core's answer into a Flask response::
@@ -16,14 +16,23 @@ turns the core's answer into a Flask response::
 
 from ._decorator import require_auth
 from ._errors import ClerkAuthFailed
-from ._extension import ClerkAuth, get_auth, get_request_state, require_claims
+from ._extension import (
+    ClerkAuth,
+    get_auth,
+    get_machine_auth,
+    get_request_state,
+    get_verified,
+    require_claims,
+)
 from ._webhooks import verify_webhook_request
 
 __all__ = (
     "ClerkAuth",
     "ClerkAuthFailed",
     "get_auth",
+    "get_machine_auth",
     "get_request_state",
+    "get_verified",
     "require_auth",
     "require_claims",
     "verify_webhook_request",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, overload
 
 from clerk_auth_core import ReverificationConfig
+from clerk_auth_core._flow import Accepts
 
 from ._extension import guard
 
@@ -34,6 +35,7 @@ def require_auth(
     plan: Names = None,
     reverification: ReverificationConfig | None = None,
     allow_pending: bool | None = None,
+    accepts: Accepts = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -48,12 +50,15 @@ def require_auth(
     plan: Names = None,
     reverification: ReverificationConfig | None = None,
     allow_pending: bool | None = None,
+    accepts: Accepts = None,
 ) -> Any:
     """Run the view only for a verified Clerk session (``@require_auth`` or
     ``@require_auth(...)``); otherwise raise :class:`ClerkAuthFailed`.
 
-    The session is on ``g.clerk_auth`` and from :func:`get_auth`. Uses the app's
-    default :class:`ClerkAuth` (``auth.require_auth`` uses that one's). A CORS
+    The verified token is on ``g.clerk_auth`` and from :func:`get_verified` (the
+    session from :func:`get_auth`, a machine token from :func:`get_machine_auth`).
+    Uses the app's default :class:`ClerkAuth` (``auth.require_auth`` uses that
+    one's). A CORS
     preflight reaching a view that takes OPTIONS itself is answered 204 without
     running the view, unless the route is ``optional``.
 
@@ -67,6 +72,13 @@ def require_auth(
         ``clerk_error`` shape. An invalid value raises ``ConfigurationError`` here, at
         decoration.
     :param allow_pending: accept ``sts: pending`` sessions (default: the config's).
+    :param accepts: the token kinds the route accepts (default: the config's
+        ``accepts_token``, sessions only unless set): ``"session_token"``, ``"api_key"``,
+        ``"m2m_token"``, ``"oauth_token"``, a list of them or ``"any"``. Machine tokens
+        are read from the ``Authorization`` header only; another kind is refused 401
+        ``token-type-mismatch`` without a Backend API call; a machine token never meets
+        ``role``/``permission``/``feature``/``plan``/``reverification`` (403). A typo
+        raises ``ConfigurationError`` here, at decoration.
     """
     decorate = guard(
         None,
@@ -77,5 +89,6 @@ def require_auth(
         plan=plan,
         allow_pending=allow_pending,
         reverification=reverification,
+        accepts=accepts,
     )
     return decorate if view is None else decorate(view)

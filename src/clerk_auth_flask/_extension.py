@@ -1,4 +1,5 @@
-"""``ClerkAuth``: configuration and the key source per app; the request state per request."""
+"""``ClerkAuth``: configuration, the key source and the machine-token verifier per app;
+the request state per request."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from flask.typing import ResponseReturnValue
 
 from clerk_auth_core import (
     REASONS,
+    AcceptsToken,
     ClerkAuthError,
     ClerkConfig,
     ConfigurationError,
     HttpAnswer,
     JwksStats,
     KeySource,
+    MachineClaims,
+    MachineSource,
     Reason,
     RequestState,
     Requirements,
@@ -33,8 +37,9 @@ from clerk_auth_core import (
 )
 from clerk_auth_core._config import settings_from_mapping
 from clerk_auth_core._extract import REQUEST_HEADERS, HeadersInput
+from clerk_auth_core._flow import Accepts
 from clerk_auth_core._refusal_log import RefusalLog, warm_up_failure
-from clerk_auth_core.io import key_provider
+from clerk_auth_core.io import key_provider, machine_verifier
 
 from ._errors import ClerkAuthFailed
 
@@ -44,7 +49,9 @@ __all__ = [
     "authenticate",
     "guard",
     "get_auth",
+    "get_machine_auth",
     "get_request_state",
+    "get_verified",
     "log_refusal",
     "not_set_up",
     "require_claims",
@@ -65,25 +72,28 @@ ErrorHook = Callable[[HttpAnswer, ClerkAuthError | None], ResponseReturnValue]
 
 #: ``app.extensions[INSTANCES][clerk_auth]``: each ClerkAuth's own state on the app.
 INSTANCES = "clerk_auth.instances"
-#: ``request.environ`` keys: the request's results per (state, allow_pending), and the
-#: latest result. Kept per request, not on ``g``: ``g`` lives as long as the app context,
+#: ``request.environ`` keys: the request's results per (state, allow_pending, accepts),
+#: and the latest result. Kept per request, not on ``g``: ``g`` lives as long as the app context,
 #: which several requests share inside ``with app.app_context():`` (tests, CLI commands).
 _STATES_KEY = "clerk_auth.states"
 _LATEST_KEY = "clerk_auth.state"
 
 
 class _State:
-    """One :class:`ClerkAuth`'s configuration and key source on one app.
+    """One :class:`ClerkAuth`'s configuration, key source and machine verifier on one app.
 
-    Only immutable configuration and the provider, which is itself fork-safe. Hashed
-    by identity: it keys the request's results, so two extensions never share one.
+    Only immutable configuration and the providers, which are themselves fork-safe.
+    Hashed by identity: it keys the request's results, so two extensions never share one.
     """
 
-    __slots__ = ("config", "source")
+    __slots__ = ("config", "machine", "source")
 
-    def __init__(self, config: ClerkConfig, source: KeySource) -> None:
+    def __init__(
+        self, config: ClerkConfig, source: KeySource, machine: MachineSource | None
+    ) -> None:
         self.config = config
         self.source = source
+        self.machine = machine
 
 
 class ClerkAuth:
@@ -93,6 +103,9 @@ class ClerkAuth:
         falling back to the environment variable of the same name.
     :param key_source: where keys come from (default: ``key_provider(config)``, one
         per app, shared by all threads); tests may inject their own.
+    :param machine_source: verifies opaque machine tokens (``ak_``, ``mt_``, ``oat_``)
+        on routes that accept them (default: ``machine_verifier(config)``, one per app,
+        or none when the config has no secret key); a given one stays yours to close.
     :param on_error: build the response for a refused request from the core's
         :class:`~clerk_auth_core.HttpAnswer` and the error instead of the default JSON.
     :param warm_up: fetch the keys at ``init_app`` (the default), so a wrong
@@ -114,11 +127,13 @@ class ClerkAuth:
         *,
         config: ClerkConfig | None = None,
         key_source: KeySource | None = None,
+        machine_source: MachineSource | None = None,
         on_error: ErrorHook | None = None,
         warm_up: bool = True,
     ) -> None:
         self.config = config
         self.key_source = key_source
+        self.machine_source = machine_source
         self.on_error = on_error
         self.warm_up = warm_up
         if app is not None:
@@ -135,7 +150,14 @@ class ClerkAuth:
             # Flask has no app-shutdown hook: close the provider we made (its HTTP
             # client) when the app is collected, or at interpreter exit.
             weakref.finalize(app, close)
-        state = _State(config, source)
+        machine = self.machine_source
+        if machine is None:
+            # Makes no connection until the first opaque token: free for sessions-only apps.
+            owned = machine_verifier(config)
+            if owned is not None:
+                weakref.finalize(app, owned.close)
+            machine = owned
+        state = _State(config, source, machine)
         app.extensions[EXTENSION] = state
         instances: dict[ClerkAuth, _State] = app.extensions.setdefault(INSTANCES, {})
         if not instances:
@@ -164,6 +186,7 @@ class ClerkAuth:
         plan: Names = None,
         allow_pending: bool | None = None,
         reverification: ReverificationConfig | None = None,
+        accepts: Accepts = None,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def require_auth(
@@ -178,9 +201,11 @@ class ClerkAuth:
         plan: Names = None,
         allow_pending: bool | None = None,
         reverification: ReverificationConfig | None = None,
+        accepts: Accepts = None,
     ) -> Any:
-        """:func:`clerk_auth_flask.require_auth` with this ClerkAuth's configuration and
-        key source (it must be initialised on the app), whatever the app's default."""
+        """:func:`clerk_auth_flask.require_auth` with this ClerkAuth's configuration,
+        key source and machine verifier (it must be initialised on the app), whatever
+        the app's default."""
         decorate = guard(
             self,
             optional=optional,
@@ -190,6 +215,7 @@ class ClerkAuth:
             plan=plan,
             allow_pending=allow_pending,
             reverification=reverification,
+            accepts=accepts,
         )
         return decorate if view is None else decorate(view)
 
@@ -233,18 +259,25 @@ def _extension(instance: ClerkAuth | None) -> _State:
 
 
 def authenticate(
-    allow_pending: bool | None = None, instance: ClerkAuth | None = None
+    allow_pending: bool | None = None,
+    instance: ClerkAuth | None = None,
+    accepts: AcceptsToken | None = None,
 ) -> RequestState:
-    """Authenticate the current request once per extension and ``allow_pending``
-    (``instance``: that ClerkAuth's, else the app's default), kept with the request."""
+    """Authenticate the current request once per extension, ``allow_pending`` and
+    ``accepts`` (``instance``: that ClerkAuth's, else the app's default; ``accepts``:
+    the route's token kinds, ``None`` for the config's), kept with the request."""
     # Each use of a context-local proxy (g, request, current_app) costs a lookup:
     # resolve each once.
     ext = _extension(instance)
     environ = request.environ
-    states: dict[tuple[_State, bool | None], RequestState] | None = environ.get(_STATES_KEY)
+    states: dict[tuple[_State, bool | None, AcceptsToken | None], RequestState] | None = (
+        environ.get(_STATES_KEY)
+    )
     if states is None:
         states = environ[_STATES_KEY] = {}
-    slot = (ext, allow_pending)
+    # accepts in the key: a sessions-only route and an api_key route on one request
+    # (nested guards) each get their own answer, never the other's.
+    slot = (ext, allow_pending, accepts)
     state = states.get(slot)
     if state is None:
         state = states[slot] = authenticate_with(
@@ -254,6 +287,8 @@ def authenticate(
             now=time.time(),
             method=environ.get("REQUEST_METHOD"),
             allow_pending=allow_pending,
+            accepts=accepts,
+            machine=ext.machine,
         )
     environ[_LATEST_KEY] = state
     g._get_current_object().clerk_request_state = state
@@ -268,8 +303,22 @@ def get_request_state() -> RequestState:
 
 
 def get_auth() -> SessionClaims | None:
-    """The verified session of the current request, ``None`` when signed out."""
+    """The verified session of the current request, ``None`` when signed out (or
+    signed in with a machine token: see :func:`get_machine_auth`)."""
     return get_request_state().claims
+
+
+def get_machine_auth() -> MachineClaims | None:
+    """The verified machine token (API key, M2M or OAuth token) of the current request,
+    ``None`` when it is not signed in with one."""
+    return get_request_state().machine
+
+
+def get_verified() -> SessionClaims | MachineClaims | None:
+    """The verified token of the current request, whichever kind (a session or a
+    machine token; both offer ``subject``, ``token_type`` and ``user_id``), ``None``
+    when signed out. ``g.clerk_auth`` holds the same inside ``@require_auth``."""
+    return get_request_state().verified
 
 
 def require_claims() -> SessionClaims:
@@ -337,15 +386,22 @@ def guard(
     plan: Names,
     allow_pending: bool | None,
     reverification: ReverificationConfig | None = None,
+    accepts: Accepts = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The decorator of :func:`require_auth` for ``instance`` (``None``: the app's default)."""
+    """The decorator of :func:`require_auth` for ``instance`` (``None``: the app's default).
+
+    :raises ConfigurationError: now, at decoration, for a requirement or ``accepts``
+        Clerk cannot issue (``accepts="api_keys"``).
+    """
     requirements = Requirements.of(
         role=role, permission=permission, feature=feature, plan=plan, reverification=reverification
     )
+    # Built once here: a typo fails at import, and the request path gets a ready value.
+    accepted = None if accepts is None else AcceptsToken(accepts)
 
     def check() -> Response | None:
         try:
-            state = authenticate(allow_pending, instance)
+            state = authenticate(allow_pending, instance, accepted)
         except NotSetUp:
             raise not_set_up() from None
         verdict = state.verdict(requirements, optional=optional)
@@ -355,7 +411,8 @@ def guard(
                 return Response(answer.body_bytes, answer.status, list(answer.headers))
             log_refusal(error, instance)
             raise ClerkAuthFailed(answer, error)
-        g._get_current_object().clerk_auth = state.claims
+        # The verified token, session or machine (a session on a sessions-only route).
+        g._get_current_object().clerk_auth = state.verified
         return None
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -26,9 +26,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
 from clerk_auth_core import ClerkConfig
-from clerk_auth_django import ClerkAuth, ClerkAuthMiddleware, require_auth
+from clerk_auth_django import ClerkAuth, ClerkAuthMiddleware, get_verified, require_auth
 
-from . import PERMISSION, REVERIFICATION, ROLE
+from . import MACHINE_ROUTES, PERMISSION, REVERIFICATION, ROLE, verified_body
 
 __all__ = ["App", "configure", "make_app", "make_pair_app", "serve", "serve_asgi", "serve_pair"]
 
@@ -146,6 +146,10 @@ async def user_id(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"user_id": None if claims is None else claims.user_id})
 
 
+async def verified(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(verified_body(get_verified(request)))
+
+
 def make_app(config: ClerkConfig) -> tuple[App, list[ClerkAuth]]:
     """The small API with async Django views."""
     configure()
@@ -157,6 +161,10 @@ def make_app(config: ClerkConfig) -> tuple[App, list[ClerkAuth]]:
         path("reports", require_auth(permission=PERMISSION)(user_id)),
         path("pending-ok", require_auth(allow_pending=True)(user_id)),
         path("sensitive", require_auth(reverification=REVERIFICATION)(user_id)),
+        *(
+            path(route[1:], require_auth(accepts=accepts, role=role)(verified))
+            for route, (accepts, role) in MACHINE_ROUTES.items()
+        ),
     ]
     return (urlconf("conformance_django", patterns), stack(auth, config.authorized_parties)), [auth]
 

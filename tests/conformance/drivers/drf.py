@@ -10,7 +10,7 @@ from typing import Any
 
 from django.urls import path
 
-from . import PERMISSION, REVERIFICATION, ROLE, serve_wsgi
+from . import MACHINE_ROUTES, PERMISSION, REVERIFICATION, ROLE, serve_wsgi, verified_body
 from .django import App, configure, stack, urlconf, wsgi_handler
 
 configure()  # DRF reads Django's settings at import
@@ -68,6 +68,23 @@ class Sensitive(UserId):
     permission_classes = (HasReverification(REVERIFICATION),)
 
 
+def machine_view(accepts: str | list[str], role: str | None) -> Any:
+    """A view of :data:`MACHINE_ROUTES`: its ClerkAuthentication accepts ``accepts``;
+    ``request.auth`` is the verified token, session or machine."""
+
+    # type(): the class statement ``class A(ClerkAuthentication): accepts = …``.
+    authentication = type("Accepting", (ClerkAuthentication,), {"accepts": accepts})
+
+    class Verified(APIView):
+        authentication_classes = (authentication,)
+        permission_classes = (IsClerkAuthenticated if role is None else HasRole(role),)
+
+        def get(self, request: Request) -> Response:
+            return Response(verified_body(request.auth))
+
+    return Verified.as_view()
+
+
 def make_app(config: ClerkConfig) -> tuple[App, list[ClerkAuth]]:
     """The small API on DRF."""
     configure()
@@ -79,6 +96,10 @@ def make_app(config: ClerkConfig) -> tuple[App, list[ClerkAuth]]:
         path("reports", Reports.as_view()),
         path("pending-ok", PendingOk.as_view()),
         path("sensitive", Sensitive.as_view()),
+        *(
+            path(route[1:], machine_view(accepts, role))
+            for route, (accepts, role) in MACHINE_ROUTES.items()
+        ),
     ]
     return (urlconf("conformance_drf", patterns), stack(auth, config.authorized_parties)), [auth]
 

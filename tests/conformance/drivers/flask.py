@@ -8,14 +8,18 @@ from contextlib import contextmanager
 from flask import Blueprint, Flask, Response, request
 
 from clerk_auth_core import ClerkConfig
-from clerk_auth_flask import ClerkAuth, get_auth, require_auth
+from clerk_auth_flask import ClerkAuth, get_auth, get_verified, require_auth
 
-from . import PERMISSION, REVERIFICATION, ROLE, serve_wsgi
+from . import MACHINE_ROUTES, PERMISSION, REVERIFICATION, ROLE, serve_wsgi, verified_body
 
 
 def _user_id() -> dict[str, str | None]:
     claims = get_auth()
     return {"user_id": None if claims is None else claims.user_id}
+
+
+def _verified() -> dict[str, str | None]:
+    return verified_body(get_verified())
 
 
 def make_app(config: ClerkConfig) -> Flask:
@@ -42,6 +46,8 @@ def make_app(config: ClerkConfig) -> Flask:
     app.get("/sensitive", endpoint="sensitive")(
         require_auth(reverification=REVERIFICATION)(_user_id)
     )
+    for path, (accepts, role) in MACHINE_ROUTES.items():
+        app.get(path, endpoint=path)(require_auth(accepts=accepts, role=role)(_verified))
     return app
 
 
