@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI, Request, Security, WebSocket
 from clerk_auth_core import ConfigurationError, MachineClaims, SessionClaims
 from clerk_auth_core.io import AsyncMachineVerifier
 from clerk_auth_core.testing import MockClerk
+from clerk_auth_starlette import ClerkAuthMiddleware
 from clerk_auth_starlette.fastapi import (
     ClerkAuth,
     ClerkMachineDependency,
@@ -394,3 +395,36 @@ def test_default_dependencies_read_the_environment(
     assert key_answer.json()["subject"] == "org_e"
     assert oauth.json()["subject"] == "user_o"
     assert session.json()["subject"] == "user_e"
+
+
+def test_behind_the_middleware_a_default_dependency_shares_its_work(clerk: MockClerk) -> None:
+    # ClerkAuth() (no configuration of its own) stands in for the middleware: where it
+    # takes the middleware's kinds, the request is verified once, by the middleware's
+    # verifier; where it takes others, it decides itself (a second result).
+    auth = ClerkAuth()
+    app = FastAPI()
+    install_exception_handler(app)
+    app.add_middleware(
+        ClerkAuthMiddleware, config=clerk.config(), accepts="api_key", mode="annotate"
+    )
+
+    @app.get("/same")
+    async def same(
+        request: Request, key: Annotated[MachineClaims, Depends(auth.machine("api_key"))]
+    ) -> Any:
+        return {"results": len(request.scope["clerk_auth.states"]), "subject": key.subject}
+
+    @app.get("/other")
+    async def other(
+        request: Request, verified: Annotated[Verified, Depends(auth.accepting("any"))]
+    ) -> Any:
+        return {"results": len(request.scope["clerk_auth.states"]), "subject": verified.subject}
+
+    key = clerk.machine.mint_api_key(subject="org_mw")
+    with serve_asgi(app) as url, httpx.Client(base_url=url) as http:
+        same_answer = http.get("/same", headers=bearer(key))
+        other_answer = http.get("/other", headers=bearer(key))
+    assert same_answer.json() == {"results": 1, "subject": "org_mw"}
+    assert other_answer.json() == {"results": 2, "subject": "org_mw"}
+    assert auth.authenticator._machine_made is False  # the middleware's verifier did it
+    assert clerk.machine.calls == {"api_key": 1}
