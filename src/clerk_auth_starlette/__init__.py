@@ -14,16 +14,22 @@ A pure ASGI middleware (``http`` and ``websocket``) that sets ``request.user`` /
     @require_auth(role="org:admin")                # the core's 401/403/503 per route
     async def admin(request): ...
 
+    @require_auth(accepts="api_key")               # machine tokens: get_machine_auth()
+    async def orders(request): ...
+
 FastAPI dependencies live in :mod:`clerk_auth_starlette.fastapi` (FastAPI is optional:
 importing this package does not import it).
 """
 
 from ._auth import (
     STATE_KEY,
+    ClerkMachine,
     ClerkUser,
     answer_response,
     get_auth,
+    get_machine_auth,
     get_request_state,
+    get_verified,
     require_claims,
 )
 from ._decorator import require_auth
@@ -33,11 +39,14 @@ from ._webhooks import WebhookRefused, verify_webhook_request, webhook_refused_h
 __all__ = (
     "STATE_KEY",
     "ClerkAuthMiddleware",
+    "ClerkMachine",
     "ClerkUser",
     "WebhookRefused",
     "answer_response",
     "get_auth",
+    "get_machine_auth",
     "get_request_state",
+    "get_verified",
     "require_auth",
     "require_claims",
     "verify_webhook_request",

@@ -1,10 +1,12 @@
 """What the middleware, the route decorator and the FastAPI dependencies share.
 
-An :class:`Authenticator` holds one configuration and one async key provider, and
-authenticates an ASGI scope at most once per ``allow_pending`` value (the result is
-cached in the scope, under the authenticator itself: two authenticators on one request,
-side by side or nested, never see each other's results). Every result is *annotated*
-on the scope: ``scope["user"]`` and ``scope["auth"]`` for Starlette's ``request.user`` /
+An :class:`Authenticator` holds one configuration, one async key provider and one
+async machine-token verifier (made only when a route accepts machine tokens), and
+authenticates an ASGI scope at most once per ``(allow_pending, accepts)`` pair (the
+result is cached in the scope, under the authenticator itself: two authenticators on
+one request, side by side or nested, never see each other's results, and two routes
+accepting different token kinds never share one). Every result is *annotated* on the
+scope: ``scope["user"]`` and ``scope["auth"]`` for Starlette's ``request.user`` /
 ``request.auth`` / ``@requires``, and the :class:`RequestState` in ``scope["state"]``
 for :func:`get_request_state`; the last authenticator to run is the one they show.
 """
@@ -13,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol, TypeAlias
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.requests import HTTPConnection, Request
@@ -23,12 +25,15 @@ from starlette.types import Message, Scope
 
 from clerk_auth_core import (
     REASONS,
+    AcceptsToken,
     AsyncKeySource,
+    AsyncMachineSource,
     ClerkAuthError,
     ClerkConfig,
     ConfigurationError,
     HttpAnswer,
     JwksStats,
+    MachineClaims,
     Reason,
     RequestState,
     SessionClaims,
@@ -37,18 +42,25 @@ from clerk_auth_core import (
     session_scopes,
 )
 from clerk_auth_core._refusal_log import RefusalLog, warm_up_failure
-from clerk_auth_core.io import async_key_provider
+from clerk_auth_core._requirements import SCOPE_KINDS
+from clerk_auth_core.io import async_key_provider, async_machine_verifier
 
 __all__ = [
     "AUTHENTICATOR_KEY",
     "STATE_KEY",
+    "Accepts",
     "Authenticator",
+    "ClerkMachine",
     "ClerkUser",
     "ErrorHandler",
+    "accepted",
     "answer_response",
     "close_message",
     "get_auth",
+    "get_machine_auth",
     "get_request_state",
+    "get_verified",
+    "machine_scopes",
     "not_set_up",
     "require_claims",
 ]
@@ -76,6 +88,36 @@ class _ClosableSource(AsyncKeySource, Protocol):
     async def aclose(self) -> None: ...
 
 
+class _ClosableMachine(AsyncMachineSource, Protocol):
+    async def aclose(self) -> None: ...
+
+
+#: A guard's ``accepts=``: a kind, a list of kinds, ``"any"``, an AcceptsToken, or None.
+Accepts: TypeAlias = "AcceptsToken | str | Iterable[str] | None"
+
+
+def accepted(accepts: Accepts) -> AcceptsToken | None:
+    """A guard's ``accepts=``, resolved once, where the guard is declared (so a typo
+    fails at start-up and a request pays nothing for it): ``None`` stays ``None``.
+
+    :raises ConfigurationError: for an unknown kind or an empty list.
+    """
+    return None if accepts is None else AcceptsToken(accepts)
+
+
+def machine_scopes(machine: MachineClaims) -> tuple[str, ...]:
+    """``request.auth.scopes`` for a machine token: ``authenticated`` and the token's
+    own scopes, except any spelled like the session vocabulary (``role:…``,
+    ``permission:…``, …, see docs/scopes.md): a machine token never holds a session's
+    role or permission (the core refuses it such routes with 403), so an API key
+    minted with the scope ``role:org:admin`` must not pass ``@requires("role:admin")``.
+    """
+    own = [
+        s for s in machine.scopes if s != "authenticated" and s.partition(":")[0] not in SCOPE_KINDS
+    ]
+    return tuple(dict.fromkeys(["authenticated", *own]))
+
+
 class ClerkUser(BaseUser):
     """The signed-in user as ``request.user``; ``claims`` holds the whole session."""
 
@@ -98,16 +140,44 @@ class ClerkUser(BaseUser):
         return f"ClerkUser({self.claims.user_id!r})"
 
 
+class ClerkMachine(BaseUser):
+    """A verified machine token (API key, M2M or OAuth token) as ``request.user``;
+    ``claims`` holds its :class:`MachineClaims`. ``identity`` is its subject
+    (``user_…``, ``org_…`` or ``mch_…``), ``display_name`` an API key's name or the
+    subject."""
+
+    def __init__(self, claims: MachineClaims) -> None:
+        self.claims = claims
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.claims.name or self.claims.subject
+
+    @property
+    def identity(self) -> str:
+        return self.claims.subject
+
+    def __repr__(self) -> str:
+        return f"ClerkMachine({self.claims.token_type!r}, {self.claims.subject!r})"
+
+
 def _annotate(scope: Scope, state: RequestState) -> None:
     scope.setdefault("state", {})[STATE_KEY] = state
     claims = state.claims
-    if claims is None:
-        scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
-    else:
+    if claims is not None:
         scope["user"] = ClerkUser(claims)
         # The core's scope vocabulary (session_scopes), so @requires("role:admin")
         # means what Security(..., scopes=["role:admin"]) means; a list of its own.
         scope["auth"] = AuthCredentials(session_scopes(claims))
+    elif state.machine is not None:
+        scope["user"] = ClerkMachine(state.machine)
+        scope["auth"] = AuthCredentials(machine_scopes(state.machine))
+    else:
+        scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
 
 
 def get_request_state(conn: HTTPConnection) -> RequestState | None:
@@ -117,19 +187,39 @@ def get_request_state(conn: HTTPConnection) -> RequestState | None:
     return state.get(STATE_KEY) if isinstance(state, dict) else None
 
 
+def _state_or_warn(conn: HTTPConnection) -> RequestState | None:
+    state = get_request_state(conn)
+    if state is None and AUTHENTICATOR_KEY not in conn.scope:
+        _warn_no_middleware()
+    return state
+
+
 def get_auth(conn: HTTPConnection) -> SessionClaims | None:
-    """The verified :class:`SessionClaims` of this request, ``None`` when signed out.
+    """The verified :class:`SessionClaims` of this request, ``None`` when signed out
+    (and when signed in with a machine token: see :func:`get_verified`).
 
     ``None`` too when nothing authenticated the request: that is logged at WARNING,
     once per process, when no :class:`ClerkAuthMiddleware` is on the app at all (a
     forgotten ``add_middleware``, which would otherwise look like a signed-out user).
     """
-    state = get_request_state(conn)
-    if state is None:
-        if AUTHENTICATOR_KEY not in conn.scope:
-            _warn_no_middleware()
-        return None
-    return state.claims
+    state = _state_or_warn(conn)
+    return None if state is None else state.claims
+
+
+def get_machine_auth(conn: HTTPConnection) -> MachineClaims | None:
+    """The verified :class:`MachineClaims` of this request (an API key, M2M or OAuth
+    token, on a route that accepts it), ``None`` otherwise (signed out, or a session).
+    Warns as :func:`get_auth` does when no middleware is on the app."""
+    state = _state_or_warn(conn)
+    return None if state is None else state.machine
+
+
+def get_verified(conn: HTTPConnection) -> SessionClaims | MachineClaims | None:
+    """The verified token of this request, whichever kind (``RequestState.verified``):
+    both offer ``subject``, ``token_type`` and ``user_id``. ``None`` when signed out.
+    Warns as :func:`get_auth` does when no middleware is on the app."""
+    state = _state_or_warn(conn)
+    return None if state is None else state.verified
 
 
 def require_claims(conn: HTTPConnection) -> SessionClaims:
@@ -185,11 +275,18 @@ def answer_response(request: Request, answer: HttpAnswer, error: ClerkAuthError 
 
 
 class Authenticator:
-    """One configuration and one key source (made on first use, in the server's loop).
+    """One configuration, one key source and one machine-token verifier (each made on
+    first use, in the server's loop).
 
     :param config: ``None`` reads ``CLERK_*`` from the environment on first use.
     :param key_source: yours to close; by default a provider is made and :meth:`aclose`
         closes it.
+    :param machine_source: verifies opaque machine tokens (``ak_``, ``mt_``, ``oat_``);
+        yours to close. By default ``io.async_machine_verifier(config)`` is made when a
+        route first accepts machine tokens (``None`` without a secret key: such tokens
+        are then answered 500 ``configuration-invalid``), and :meth:`aclose` closes it.
+    :param accepts: what a guard that names no ``accepts`` takes (the middleware's
+        ``accepts=``); ``None``: the configuration's ``accepts_token``.
     """
 
     def __init__(
@@ -197,11 +294,19 @@ class Authenticator:
         config: ClerkConfig | None = None,
         key_source: AsyncKeySource | None = None,
         on_error: ErrorHandler | None = None,
+        *,
+        machine_source: AsyncMachineSource | None = None,
+        accepts: AcceptsToken | None = None,
     ) -> None:
         self._config = config
         self._from_env = config is None
         self._source = key_source
         self._owned: _ClosableSource | None = None
+        self._machine = machine_source
+        # Made yet? (None is a made answer too: no secret key to verify with.)
+        self._machine_made = machine_source is not None
+        self._owned_machine: _ClosableMachine | None = None
+        self._accepts = accepts
         self.on_error: ErrorHandler = on_error or answer_response
         #: Which refusals to log, and how often (one line per reason per 10 s).
         self.refusals = RefusalLog()
@@ -220,23 +325,51 @@ class Authenticator:
             self._source = self._owned = async_key_provider(self.config)
         return self._source
 
+    @property
+    def accepts(self) -> AcceptsToken:
+        """What a guard that names no ``accepts`` takes."""
+        return self.config.accepts_token if self._accepts is None else self._accepts
+
+    @property
+    def machine_source(self) -> AsyncMachineSource | None:
+        """The opaque machine-token verifier (``None`` when the configuration has no
+        secret key to ask the Backend API with)."""
+        if not self._machine_made:
+            made = async_machine_verifier(self.config)
+            self._machine = self._owned_machine = made
+            self._machine_made = True
+        return self._machine
+
     async def aclose(self) -> None:
-        """Close the key provider made here (a given ``key_source`` stays open)."""
+        """Close the key provider and the machine verifier made here (a given
+        ``key_source`` or ``machine_source`` stays open)."""
         owned, self._owned = self._owned, None
+        machine, self._owned_machine = self._owned_machine, None
+        if machine is not None:
+            self._machine, self._machine_made = None, False
         if owned is not None:
             self._source = None
-            await owned.aclose()
+        try:
+            if owned is not None:
+                await owned.aclose()
+        finally:
+            if machine is not None:
+                await machine.aclose()
 
     def reset(self) -> None:
-        """Forget a configuration read from the environment and the provider made for
-        it: the next request reads ``CLERK_*`` again (tests that change the environment
-        between tests; the pytest plugin's ``mock_clerk`` fixtures do it for the default
-        FastAPI dependencies). A given configuration or ``key_source`` is kept. The old
-        provider is dropped unclosed: call :meth:`aclose` first from a running loop."""
+        """Forget a configuration read from the environment and the provider and
+        machine verifier made for it: the next request reads ``CLERK_*`` again (tests
+        that change the environment between tests; the pytest plugin's ``mock_clerk``
+        fixtures do it for the default FastAPI dependencies). A given configuration,
+        ``key_source`` or ``machine_source`` is kept. The old ones are dropped
+        unclosed: call :meth:`aclose` first from a running loop."""
         if self._from_env:
             self._config = None
             if self._owned is not None:
                 self._source = self._owned = None
+            if self._owned_machine is not None or self._machine is None:
+                self._machine = self._owned_machine = None
+                self._machine_made = False
         self.refusals = RefusalLog()
 
     async def warm_up(self) -> bool:
@@ -262,23 +395,37 @@ class Authenticator:
         if line is not None:
             logger.log(line.level, line.message)
 
-    async def authenticate(self, scope: Scope, allow_pending: bool | None = None) -> RequestState:
-        """The scope's RequestState for ``allow_pending`` (computed once per request and
-        authenticator: the cache is keyed by both, so a result obtained with another
-        configuration or key source is never reused)."""
-        cache: dict[tuple[Authenticator, bool | None], RequestState] = scope.setdefault(
-            _CACHE_KEY, {}
+    async def authenticate(
+        self,
+        scope: Scope,
+        allow_pending: bool | None = None,
+        accepts: AcceptsToken | None = None,
+    ) -> RequestState:
+        """The scope's RequestState for ``allow_pending`` and ``accepts`` (``None``:
+        :attr:`accepts`), computed once per request, authenticator and pair: the cache
+        is keyed by all three, so a result obtained with another configuration, key
+        source or set of accepted kinds is never reused."""
+        if accepts is not None and accepts == self.accepts:
+            accepts = None  # the default, named: share the default's result
+        cache: dict[tuple[Authenticator, bool | None, AcceptsToken | None], RequestState] = (
+            scope.setdefault(_CACHE_KEY, {})
         )
-        key = (self, allow_pending)
+        key = (self, allow_pending, accepts)
         state = cache.get(key)
         if state is None:
+            config = self.config
+            if accepts is None:
+                accepts = self._accepts or config.accepts_token
             state = cache[key] = await authenticate_with_async(
                 self.key_source,
                 scope["headers"],
-                config=self.config,
+                config=config,
                 now=time.time(),
                 method=scope.get("method"),
                 allow_pending=allow_pending,
+                accepts=accepts,
+                # Sessions only: no verifier is made (nor looked up) at all.
+                machine=None if accepts.sessions_only else self.machine_source,
             )
         _annotate(scope, state)
         return state

@@ -20,7 +20,9 @@ from clerk_auth_core import ClerkAuthError, HttpAnswer, Requirements, Reverifica
 
 from ._auth import (
     AUTHENTICATOR_KEY,
+    Accepts,
     Authenticator,
+    accepted,
     answer_response,
     close_message,
     not_set_up,
@@ -65,6 +67,7 @@ def require_auth(
     plan: Names = None,
     reverification: ReverificationConfig | None = None,
     allow_pending: bool | None = None,
+    accepts: Accepts = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -79,14 +82,15 @@ def require_auth(
     plan: Names = None,
     reverification: ReverificationConfig | None = None,
     allow_pending: bool | None = None,
+    accepts: Accepts = None,
 ) -> Any:
     """Run the endpoint (sync or async, HTTP or websocket) only for a verified session
-    meeting the requirements; otherwise answer the core's refusal (a websocket is
-    closed with 1008). A CORS preflight reaching an endpoint that takes OPTIONS itself
-    is answered 204 without running it, unless the route is ``optional``. Needs
-    :class:`ClerkAuthMiddleware` on the app; in ``reject`` mode it has already refused
-    signed-out requests, so use ``annotate`` mode (or ``exclude_paths``) for optional
-    and pending-allowed routes.
+    (or an accepted machine token) meeting the requirements; otherwise answer the
+    core's refusal (a websocket is closed with 1008). A CORS preflight reaching an
+    endpoint that takes OPTIONS itself is answered 204 without running it, unless the
+    route is ``optional``. Needs :class:`ClerkAuthMiddleware` on the app; in ``reject``
+    mode it has already refused signed-out requests, so use ``annotate`` mode (or
+    ``exclude_paths``) for optional and pending-allowed routes.
 
     :param optional: run signed out too (:func:`get_auth` is then ``None``).
     :param role: any of these organisation roles; ``permission``, ``feature``,
@@ -97,10 +101,20 @@ def require_auth(
         ``clerk_error`` shape. An invalid value raises ``ConfigurationError`` here, at
         decoration.
     :param allow_pending: accept ``sts: pending`` sessions (default: the config's).
+    :param accepts: the token kinds the route takes: ``"session_token"``, ``"api_key"``,
+        ``"m2m_token"``, ``"oauth_token"``, a list, or ``"any"`` (default: the
+        middleware's ``accepts``, itself the config's ``accepts_token``). Another kind
+        is refused 401 ``token-type-mismatch`` without a Backend API call; a machine
+        token on a route with role/permission/feature/plan/reverification
+        requirements gets 403. Read a machine token with :func:`get_machine_auth` or
+        :func:`get_verified`. A typo raises ``ConfigurationError`` here. Behind the
+        middleware in ``reject`` mode (which takes its own ``accepts``), put such
+        routes in ``exclude_paths`` or use ``annotate`` mode.
     """
     requirements = Requirements.of(
         role=role, permission=permission, feature=feature, plan=plan, reverification=reverification
     )
+    kinds = accepted(accepts)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -109,7 +123,7 @@ def require_auth(
             auth: Authenticator | None = conn.scope.get(AUTHENTICATOR_KEY)
             if auth is None:
                 return await _refuse(conn, not_set_up(conn), None)
-            state = await auth.authenticate(conn.scope, allow_pending)
+            state = await auth.authenticate(conn.scope, allow_pending, kinds)
             verdict = state.verdict(requirements, optional=optional)
             if verdict is None:
                 if inspect.iscoroutinefunction(fn):

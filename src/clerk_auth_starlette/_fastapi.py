@@ -1,4 +1,6 @@
-"""FastAPI dependencies: ``Depends(require_auth)`` returns the verified SessionClaims.
+"""FastAPI dependencies: ``Depends(require_auth)`` returns the verified SessionClaims;
+``Depends(auth.machine("api_key"))`` a verified machine token's MachineClaims, and
+``Depends(auth.accepting([...]))`` either, for a route that takes several kinds.
 
 Each dependency is a ``SecurityBase`` (an HTTP Bearer scheme), so FastAPI lists it in
 ``components.securitySchemes`` of ``/openapi.json``. A dependency enforces its own
@@ -29,12 +31,14 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from clerk_auth_core import (
+    AcceptsToken,
     AsyncKeySource,
-    AuthorizationError,
+    AsyncMachineSource,
     ClerkAuthError,
     ClerkConfig,
     ConfigurationError,
     HttpAnswer,
+    MachineClaims,
     RequestState,
     Requirements,
     ReverificationConfig,
@@ -42,13 +46,16 @@ from clerk_auth_core import (
     http_answer,
 )
 
-from ._auth import AUTHENTICATOR_KEY, Authenticator, answer_response
+from ._auth import AUTHENTICATOR_KEY, Accepts, Authenticator, answer_response
 from ._openapi import install_openapi_responses
 
 __all__ = [
     "ClerkAuth",
     "ClerkDependency",
     "ClerkHTTPException",
+    "ClerkMachineDependency",
+    "ClerkTokenDependency",
+    "accepting",
     "check_scopes",
     "clerk_auth",
     "clerk_exception_handler",
@@ -56,9 +63,16 @@ __all__ = [
     "optional_auth",
     "require_auth",
     "requires_auth",
+    "requires_machine",
 ]
 
 _DESCRIPTION = "A Clerk session token (`await getToken()`) or the `__session` cookie."
+_MACHINE_DESCRIPTION = (
+    "A Clerk machine token in the Authorization header: an API key (`ak_…`), an M2M "
+    "token (`mt_…` or a JWT) or an OAuth access token (`oat_…` or a JWT)."
+)
+#: What the session dependencies accept, always: their result is a SessionClaims.
+_SESSIONS = AcceptsToken()
 
 logger = logging.getLogger("clerk_auth")
 
@@ -115,7 +129,12 @@ class ClerkAuth:
     :param config: ``None`` reads ``CLERK_*`` from the environment on first use.
     :param key_source: default: an async provider made on first use; close it with
         :meth:`aclose` in your lifespan.
+    :param machine_source: verifies opaque machine tokens; default:
+        ``io.async_machine_verifier(config)``, made when a machine token first needs it
+        and closed by :meth:`aclose` too.
     :param scheme_name: the security scheme's name in the OpenAPI document.
+    :param machine_scheme_name: the scheme's name for dependencies that take machine
+        tokens only (:meth:`machine`).
     """
 
     def __init__(
@@ -123,13 +142,16 @@ class ClerkAuth:
         config: ClerkConfig | None = None,
         *,
         key_source: AsyncKeySource | None = None,
+        machine_source: AsyncMachineSource | None = None,
         scheme_name: str = "ClerkSession",
+        machine_scheme_name: str = "ClerkMachine",
     ) -> None:
-        self.authenticator = Authenticator(config, key_source)
+        self.authenticator = Authenticator(config, key_source, machine_source=machine_source)
         #: Whether the middleware's authenticator may stand in for ours (see the class).
-        self._defers = key_source is None
+        self._defers = key_source is None and machine_source is None
         self._config_given = config is not None
         self.scheme_name = scheme_name
+        self.machine_scheme_name = machine_scheme_name
         #: ``Depends(auth.required)``: the SessionClaims, or 401/503.
         self.required = ClerkDependency(self)
         #: ``Depends(auth.optional)``: the SessionClaims, or ``None`` when signed out.
@@ -141,7 +163,8 @@ class ClerkAuth:
         return self.authenticator.config
 
     async def aclose(self) -> None:
-        """Close the key provider made by this object (a given ``key_source`` is yours)."""
+        """Close the key provider and machine verifier made by this object (a given
+        ``key_source`` or ``machine_source`` is yours)."""
         await self.authenticator.aclose()
 
     def reset(self) -> None:
@@ -152,12 +175,16 @@ class ClerkAuth:
         self.authenticator.reset()
 
     async def authenticate(
-        self, conn: HTTPConnection, allow_pending: bool | None = None
+        self,
+        conn: HTTPConnection,
+        allow_pending: bool | None = None,
+        accepts: AcceptsToken | None = None,
     ) -> RequestState:
-        """The request's RequestState: the middleware's when it may stand in for this
-        object's own configuration (see the class), else computed here."""
+        """The request's RequestState for ``accepts`` (``None``: the configuration's
+        ``accepts_token``): the middleware's when it may stand in for this object's own
+        configuration (see the class), else computed here."""
         authenticator = self.authenticator_for(conn)
-        state: RequestState = await authenticator.authenticate(conn.scope, allow_pending)
+        state: RequestState = await authenticator.authenticate(conn.scope, allow_pending, accepts)
         return state
 
     def authenticator_for(self, conn: HTTPConnection) -> Authenticator:
@@ -200,17 +227,68 @@ class ClerkAuth:
         )
         return ClerkDependency(self, requirements, optional=optional, allow_pending=allow_pending)
 
+    def machine(self, accepts: Accepts, *, optional: bool = False) -> "ClerkMachineDependency":
+        """A dependency answering the :class:`MachineClaims` of a machine token of a
+        kind in ``accepts`` (``"api_key"``, ``"m2m_token"``, ``"oauth_token"``, a list
+        of them; read from the ``Authorization`` header only): any other kind is 401
+        ``token-type-mismatch`` (a session token too) without a Backend API call, no
+        token 401 ``machine-token-missing``. ``optional`` answers ``None`` instead of a
+        401.
 
-class ClerkDependency(SecurityBase):
-    """``Depends(...)``/``Security(...)``: the verified :class:`SessionClaims`.
+        :raises ConfigurationError: here, for a typo or a list naming
+            ``session_token`` (use :meth:`accepting`, whose result may be either).
+        """
+        kinds = AcceptsToken(_not_none(accepts))
+        if not kinds.machine_kinds or kinds.accepts("session_token"):
+            raise ConfigurationError(
+                f"ClerkAuth.machine(accepts={kinds.label!r}): machine kinds only "
+                "(api_key, m2m_token, oauth_token); for a route that takes sessions too, "
+                "use ClerkAuth.accepting(...), which answers SessionClaims | MachineClaims."
+            )
+        return ClerkMachineDependency(self, accepts=kinds, optional=optional)
 
-    Refusals raise :class:`ClerkHTTPException` (a websocket: ``WebSocketException``
-    1008, refusing the handshake). Optional dependencies answer ``None`` when signed
-    out because of the client's token (any 401); keys unavailable is still a 503.
-    A CORS preflight that reaches a route taking OPTIONS itself gets ``None`` from an
-    optional dependency; a required one answers it 204 without running the route. ``Security(dep,
-    scopes=[...])`` adds scopes that must all hold (:func:`scope_refusal`).
-    """
+    def accepting(
+        self,
+        accepts: Accepts,
+        *,
+        role: Names = None,
+        permission: Names = None,
+        feature: Names = None,
+        plan: Names = None,
+        reverification: ReverificationConfig | None = None,
+        optional: bool = False,
+        allow_pending: bool | None = None,
+    ) -> "ClerkTokenDependency":
+        """A dependency answering the verified token of a kind in ``accepts``
+        (``["session_token", "api_key"]``, ``"any"``…), whichever it is:
+        ``SessionClaims | MachineClaims``, both with ``subject``, ``token_type`` and
+        ``user_id``. The other keywords are :meth:`require`'s; a machine token never
+        meets a role, permission, feature, plan or reverification (403).
+
+        :raises ConfigurationError: here, for a typo in ``accepts`` or a requirement.
+        """
+        kinds = AcceptsToken(_not_none(accepts))
+        requirements = Requirements.of(
+            role=role,
+            permission=permission,
+            feature=feature,
+            plan=plan,
+            reverification=reverification,
+        )
+        return ClerkTokenDependency(
+            self, requirements, accepts=kinds, optional=optional, allow_pending=allow_pending
+        )
+
+
+def _not_none(accepts: Accepts) -> AcceptsToken | str | Iterable[str]:
+    if accepts is None:
+        raise ConfigurationError("accepts: name the token kinds the dependency takes")
+    return accepts
+
+
+class _ClerkGuard(SecurityBase):
+    """What every clerk-auth dependency does; the subclasses differ in what they
+    answer (a session, a machine token, or either)."""
 
     def __init__(
         self,
@@ -219,14 +297,21 @@ class ClerkDependency(SecurityBase):
         *,
         optional: bool = False,
         allow_pending: bool | None = None,
+        accepts: AcceptsToken = _SESSIONS,
     ) -> None:
         self.auth = auth
         self.requirements = requirements or Requirements()
         self.optional = optional
         self.allow_pending = allow_pending
+        #: The token kinds this dependency takes (resolved once, here).
+        self.accepts = accepts
         # What FastAPI puts into components.securitySchemes: type http, scheme bearer.
-        self.model = HTTPBearerModel(bearerFormat="JWT", description=_DESCRIPTION)
-        self.scheme_name = auth.scheme_name
+        if accepts.accepts("session_token"):
+            self.model = HTTPBearerModel(bearerFormat="JWT", description=_DESCRIPTION)
+            self.scheme_name = auth.scheme_name
+        else:  # opaque tokens or JWTs: no bearerFormat
+            self.model = HTTPBearerModel(description=_MACHINE_DESCRIPTION)
+            self.scheme_name = auth.machine_scheme_name
 
     def openapi_statuses(self, scoped: bool = False) -> tuple[int, ...]:
         """The refusals this dependency can answer, for ``/openapi.json``: 503 when
@@ -236,17 +321,16 @@ class ClerkDependency(SecurityBase):
             return (503,)
         return (401, 403, 503) if self.requirements or scoped else (401, 503)
 
-    async def __call__(
-        self, conn: HTTPConnection, security_scopes: SecurityScopes
-    ) -> SessionClaims | None:
-        state = await self.auth.authenticate(conn, self.allow_pending)
+    async def _state(self, conn: HTTPConnection, security_scopes: SecurityScopes) -> RequestState:
+        """The request's state when the route may run; else raises the refusal."""
+        state = await self.auth.authenticate(conn, self.allow_pending, self.accepts)
         verdict = state.verdict(self.requirements, optional=self.optional)
-        if verdict is None and state.claims is not None and security_scopes.scopes:
-            error = scope_refusal(state.claims, security_scopes.scopes)
+        if verdict is None and state.signed_in and security_scopes.scopes:
+            error = scope_refusal(state, security_scopes.scopes)
             if error is not None:
                 verdict = http_answer(error), error
         if verdict is None:
-            return state.claims
+            return state
         answer, error = verdict
         if error is not None:
             self.auth.authenticator_for(conn).log_refusal(error, conn.scope)
@@ -256,12 +340,55 @@ class ClerkDependency(SecurityBase):
         raise ClerkHTTPException(answer, error)
 
 
-def scope_refusal(claims: SessionClaims, scopes: Sequence[str]) -> ClerkAuthError | None:
-    """FastAPI's ``Security(..., scopes=[...])``: every scope must hold (as in OAuth 2
-    and Starlette's ``@requires``). A scope is ``authenticated``, or ``role:``,
-    ``permission:``, ``feature:``, ``plan:`` or ``reverification:`` followed by a
-    value (:meth:`Requirements.from_scope`), matched as :meth:`SessionClaims.has` does
-    (``role:admin`` is ``org:admin``; ``reverification:strict`` is Clerk's preset).
+class ClerkDependency(_ClerkGuard):
+    """``Depends(...)``/``Security(...)``: the verified :class:`SessionClaims`.
+
+    Refusals raise :class:`ClerkHTTPException` (a websocket: ``WebSocketException``
+    1008, refusing the handshake). Optional dependencies answer ``None`` when signed
+    out because of the client's token (any 401); keys unavailable is still a 503.
+    A CORS preflight that reaches a route taking OPTIONS itself gets ``None`` from an
+    optional dependency; a required one answers it 204 without running the route.
+    ``Security(dep, scopes=[...])`` adds scopes that must all hold
+    (:func:`scope_refusal`). Session tokens only, whatever the configuration's
+    ``accepts_token`` (a machine token is 401 ``token-type-mismatch``): see
+    :class:`ClerkTokenDependency` for routes that take machine tokens.
+    """
+
+    async def __call__(
+        self, conn: HTTPConnection, security_scopes: SecurityScopes
+    ) -> SessionClaims | None:
+        return (await self._state(conn, security_scopes)).claims
+
+
+class ClerkMachineDependency(_ClerkGuard):
+    """``Depends(auth.machine("api_key"))``: the verified :class:`MachineClaims`
+    (``None`` for an optional one, signed out). Refuses as :class:`ClerkDependency`."""
+
+    async def __call__(
+        self, conn: HTTPConnection, security_scopes: SecurityScopes
+    ) -> MachineClaims | None:
+        return (await self._state(conn, security_scopes)).machine
+
+
+class ClerkTokenDependency(_ClerkGuard):
+    """``Depends(auth.accepting(["session_token", "api_key"]))``: the verified token,
+    ``SessionClaims | MachineClaims`` (``RequestState.verified``; ``None`` for an
+    optional one, signed out). Refuses as :class:`ClerkDependency`."""
+
+    async def __call__(
+        self, conn: HTTPConnection, security_scopes: SecurityScopes
+    ) -> SessionClaims | MachineClaims | None:
+        return (await self._state(conn, security_scopes)).verified
+
+
+def scope_refusal(state: RequestState, scopes: Sequence[str]) -> ClerkAuthError | None:
+    """FastAPI's ``Security(..., scopes=[...])`` on a signed-in ``state``: every scope
+    must hold (as in OAuth 2 and Starlette's ``@requires``). A scope is
+    ``authenticated``, or ``role:``, ``permission:``, ``feature:``, ``plan:`` or
+    ``reverification:`` followed by a value (:meth:`Requirements.from_scope`), matched
+    as :meth:`SessionClaims.has` does (``role:admin`` is ``org:admin``;
+    ``reverification:strict`` is Clerk's preset); a machine token holds only
+    ``authenticated`` (the core's :meth:`RequestState.refusal`).
 
     :returns: the 403 of the first scope that does not hold (``insufficient-scope``
         naming it, or ``reverification-error``); a 500 ``configuration-invalid`` for
@@ -275,10 +402,9 @@ def scope_refusal(claims: SessionClaims, scopes: Sequence[str]) -> ClerkAuthErro
             logger.error("clerk-auth: unknown FastAPI security scope %r: %s", scope, exc.message)
             return ConfigurationError("The server is misconfigured.")
         if required:
-            try:
-                required.check(claims)
-            except AuthorizationError as exc:
-                return exc
+            error = state.refusal(required)
+            if error is not None:
+                return error
     return None
 
 
@@ -292,7 +418,7 @@ def _route_scopes(dependant: Any) -> Iterator[tuple[Any, list[str]]]:
     """Every Clerk dependency under ``dependant``, with the scopes FastAPI gives it
     (``security_scopes`` up to FastAPI 0.11x, ``own/parent_oauth_scopes`` since)."""
     for sub in getattr(dependant, "dependencies", ()):
-        if isinstance(sub.call, ClerkDependency):
+        if isinstance(sub.call, _ClerkGuard):
             scopes = [
                 *(getattr(sub, "security_scopes", None) or ()),
                 *(getattr(sub, "parent_oauth_scopes", None) or ()),
@@ -362,5 +488,37 @@ def requires_auth(
         feature=feature,
         plan=plan,
         reverification=reverification,
+        allow_pending=allow_pending,
+    )
+
+
+def requires_machine(accepts: Accepts, *, optional: bool = False) -> ClerkMachineDependency:
+    """``Depends(requires_machine("api_key"))``: the default :class:`ClerkAuth`'s
+    :meth:`~ClerkAuth.machine` (the verified :class:`MachineClaims`)."""
+    return clerk_auth.machine(accepts, optional=optional)
+
+
+def accepting(
+    accepts: Accepts,
+    *,
+    role: Names = None,
+    permission: Names = None,
+    feature: Names = None,
+    plan: Names = None,
+    reverification: ReverificationConfig | None = None,
+    optional: bool = False,
+    allow_pending: bool | None = None,
+) -> ClerkTokenDependency:
+    """``Depends(accepting(["session_token", "api_key"]))``: the default
+    :class:`ClerkAuth`'s :meth:`~ClerkAuth.accepting` (``SessionClaims |
+    MachineClaims``)."""
+    return clerk_auth.accepting(
+        accepts,
+        role=role,
+        permission=permission,
+        feature=feature,
+        plan=plan,
+        reverification=reverification,
+        optional=optional,
         allow_pending=allow_pending,
     )

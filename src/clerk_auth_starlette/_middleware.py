@@ -15,9 +15,9 @@ from typing import Literal
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clerk_auth_core import AsyncKeySource, ClerkConfig
+from clerk_auth_core import AsyncKeySource, AsyncMachineSource, ClerkConfig
 
-from ._auth import AUTHENTICATOR_KEY, Authenticator, ErrorHandler, close_message
+from ._auth import AUTHENTICATOR_KEY, Accepts, Authenticator, ErrorHandler, accepted, close_message
 
 __all__ = ["ClerkAuthMiddleware"]
 
@@ -46,7 +46,8 @@ def route_path(scope: Scope) -> str:
 
 
 class ClerkAuthMiddleware:
-    """Authenticate every HTTP request and websocket handshake with a Clerk session token.
+    """Authenticate every HTTP request and websocket handshake with a Clerk session token
+    (or, with ``accepts=``, a machine token).
 
     ``app.add_middleware(ClerkAuthMiddleware, config=ClerkConfig.from_env())``
 
@@ -55,6 +56,16 @@ class ClerkAuthMiddleware:
     :param key_source: an :class:`AsyncKeySource`; by default one provider per
         middleware (per app), made on first use and closed at lifespan shutdown (or by
         :meth:`aclose` when the server runs no lifespan).
+    :param accepts: the token kinds it authenticates (and, in ``reject`` mode, lets
+        through): ``"session_token"``, ``"api_key"``, ``"m2m_token"``,
+        ``"oauth_token"``, a list of them, or ``"any"``; also what ``@require_auth``
+        routes naming no ``accepts`` take. ``None``: the configuration's
+        ``accepts_token`` (sessions only by default). A typo raises
+        ``ConfigurationError`` here. Machine tokens are read from the
+        ``Authorization`` header only.
+    :param machine_source: an :class:`AsyncMachineSource` verifying opaque machine
+        tokens (yours to close); by default ``io.async_machine_verifier(config)``, made
+        when a machine token first needs it and closed with the key provider.
     :param mode: ``"reject"`` answers 401/503 itself; ``"annotate"`` only sets
         ``request.user`` / ``request.auth`` / :func:`get_auth` and lets routes decide
         (``@require_auth``, ``@requires``).
@@ -79,6 +90,8 @@ class ClerkAuthMiddleware:
         config: ClerkConfig | None = None,
         key_source: AsyncKeySource | None = None,
         mode: Literal["reject", "annotate"] = "reject",
+        accepts: Accepts = None,
+        machine_source: AsyncMachineSource | None = None,
         exclude_paths: Iterable[str] = (),
         exclude_methods: Iterable[str] = (),
         on_error: ErrorHandler | None = None,
@@ -88,7 +101,9 @@ class ClerkAuthMiddleware:
             raise ValueError("mode must be 'reject' or 'annotate'")
         self.app = app
         config = ClerkConfig.from_env() if config is None else config
-        self.authenticator = Authenticator(config, key_source, on_error)
+        self.authenticator = Authenticator(
+            config, key_source, on_error, machine_source=machine_source, accepts=accepted(accepts)
+        )
         self.mode = mode
         self.exclude_paths = tuple(exclude_paths)
         self.exclude_methods = frozenset(m.upper() for m in exclude_methods)
@@ -100,7 +115,8 @@ class ClerkAuthMiddleware:
         return self.authenticator.config
 
     async def aclose(self) -> None:
-        """Close the key provider this middleware made (a given ``key_source`` is yours)."""
+        """Close the key provider and machine verifier this middleware made (a given
+        ``key_source`` or ``machine_source`` is yours)."""
         await self.authenticator.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

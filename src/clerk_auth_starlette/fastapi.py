@@ -13,14 +13,19 @@
 
 With an explicit configuration, one :class:`ClerkAuth` per app:
 ``auth = ClerkAuth(config)``, then ``Depends(auth.required)``, ``Depends(auth.optional)``,
-``Security(auth.require(role="org:admin"))``.
+``Security(auth.require(role="org:admin"))``; machine tokens with
+``Depends(auth.machine("api_key"))`` (MachineClaims) or
+``Depends(auth.accepting(["session_token", "api_key"]))`` (either).
 """
 
-from ._auth import require_claims
+from ._auth import get_machine_auth, get_verified, require_claims
 from ._fastapi import (
     ClerkAuth,
     ClerkDependency,
     ClerkHTTPException,
+    ClerkMachineDependency,
+    ClerkTokenDependency,
+    accepting,
     check_scopes,
     clerk_auth,
     clerk_exception_handler,
@@ -28,6 +33,7 @@ from ._fastapi import (
     optional_auth,
     require_auth,
     requires_auth,
+    requires_machine,
 )
 from ._fastapi_webhooks import clerk_webhook, webhook_dependency
 
@@ -35,14 +41,20 @@ __all__ = (
     "ClerkAuth",
     "ClerkDependency",
     "ClerkHTTPException",
+    "ClerkMachineDependency",
+    "ClerkTokenDependency",
+    "accepting",
     "check_scopes",
     "clerk_auth",
     "clerk_exception_handler",
     "clerk_webhook",
+    "get_machine_auth",
+    "get_verified",
     "install_exception_handler",
     "optional_auth",
     "require_auth",
     "require_claims",
     "requires_auth",
+    "requires_machine",
     "webhook_dependency",
 )

@@ -1,21 +1,23 @@
 """The FastAPI driver: ``clerk_auth_starlette.fastapi`` dependencies without the
-middleware (they authenticate themselves), behind ``CORSMiddleware``; uvicorn."""
+middleware (they authenticate themselves), behind ``CORSMiddleware``; uvicorn. The
+machine-token routes use ``auth.machine(...)`` where they take machine kinds only and no
+role, ``auth.accepting(...)`` otherwise."""
 
 # No ``from __future__ import annotations``: FastAPI resolves the routes' annotations,
 # which name dependencies local to make_app, at runtime.
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Security
 from fastapi.middleware.cors import CORSMiddleware
 
-from clerk_auth_core import ClerkConfig, SessionClaims
+from clerk_auth_core import AcceptsToken, ClerkConfig, SessionClaims
 from clerk_auth_starlette import ClerkAuthMiddleware
 from clerk_auth_starlette.fastapi import ClerkAuth, install_exception_handler
 
-from . import PERMISSION, REVERIFICATION, ROLE
+from . import MACHINE_ROUTES, PERMISSION, REVERIFICATION, ROLE, verified_body
 from .starlette import serve_asgi
 
 __all__ = ["make_app", "make_pair_app", "serve", "serve_pair"]
@@ -68,6 +70,20 @@ def make_app(config: ClerkConfig) -> FastAPI:
     @app.get("/sensitive")
     async def sensitive(claims: Sensitive) -> dict[str, str | None]:
         return {"user_id": claims.user_id}
+
+    for path, (accepts, role) in MACHINE_ROUTES.items():
+        machine_only = not AcceptsToken(accepts).accepts("session_token")
+        dependency: Any = (
+            auth.machine(accepts)
+            if machine_only and role is None
+            else auth.accepting(accepts, role=role)
+        )
+        Verified = Annotated[Any, Depends(dependency)]  # evaluated now, in this turn
+
+        async def endpoint(verified: Verified) -> dict[str, str | None]:
+            return verified_body(verified)
+
+        app.get(path)(endpoint)
 
     return app
 

@@ -1,5 +1,7 @@
 """The Starlette driver: ``ClerkAuthMiddleware`` (reject mode) behind ``CORSMiddleware``,
-``@require_auth`` guards for roles, optional and pending routes; served by uvicorn."""
+``@require_auth`` guards for roles, optional and pending routes, and
+``@require_auth(accepts=…)`` for the machine-token routes (excluded from the
+sessions-only middleware); served by uvicorn."""
 
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from clerk_auth_core import ClerkConfig
-from clerk_auth_starlette import ClerkAuthMiddleware, get_auth, require_auth
+from clerk_auth_starlette import ClerkAuthMiddleware, get_auth, get_verified, require_auth
 
-from . import PERMISSION, REVERIFICATION, ROLE
+from . import MACHINE_ROUTES, PERMISSION, REVERIFICATION, ROLE, verified_body
 
 __all__ = ["make_app", "make_pair_app", "serve", "serve_asgi", "serve_pair"]
 
@@ -60,6 +62,10 @@ async def user_id(request: Request) -> JSONResponse:
     return JSONResponse({"user_id": None if claims is None else claims.user_id})
 
 
+async def verified(request: Request) -> JSONResponse:
+    return JSONResponse(verified_body(get_verified(request)))
+
+
 def make_app(config: ClerkConfig) -> Starlette:
     """The small API on Starlette."""
     routes = [
@@ -69,6 +75,10 @@ def make_app(config: ClerkConfig) -> Starlette:
         Route("/reports", require_auth(permission=PERMISSION)(user_id)),
         Route("/pending-ok", require_auth(allow_pending=True)(user_id)),
         Route("/sensitive", require_auth(reverification=REVERIFICATION)(user_id)),
+        *(
+            Route(path, require_auth(accepts=accepts, role=role)(verified))
+            for path, (accepts, role) in MACHINE_ROUTES.items()
+        ),
     ]
     middleware = [
         Middleware(
@@ -77,12 +87,13 @@ def make_app(config: ClerkConfig) -> Starlette:
             allow_methods=["GET"],
             allow_headers=["authorization"],
         ),
-        # Routes that run signed out (or pending) decide for themselves. The scenarios
-        # set the key cache's state themselves ("down-cold"): no warm-up.
+        # Routes that run signed out (or pending), or take machine tokens, decide for
+        # themselves. The scenarios set the key cache's state themselves ("down-cold"):
+        # no warm-up.
         Middleware(
             ClerkAuthMiddleware,
             config=config,
-            exclude_paths=["/optional", "/pending-ok"],
+            exclude_paths=["/optional", "/pending-ok", "/m/"],
             warm_up=False,
         ),
     ]
