@@ -283,6 +283,21 @@ class TestOpaqueTokens:
         assert fresh_clerk.machine.total_calls == 0
         _secret_free(result, fresh_clerk, token)
 
+    def test_verify_as_a_process(self, fresh_clerk: MockClerk, backend_env: dict[str, str]) -> None:
+        # The console route: the key on stdin, the secret key in the environment only.
+        token = fresh_clerk.machine.mint_api_key(subject="user_proc", scopes=["x"])
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
+        verdict = subprocess.run(
+            [sys.executable, "-m", "clerk_auth_core", "verify", "-", "--json"],
+            input=token, capture_output=True, text=True, env={**environ, **backend_env},
+            timeout=30,
+        )  # fmt: skip
+        assert verdict.returncode == 0, verdict.stderr
+        assert json.loads(verdict.stdout)["claims"]["user_id"] == "user_proc"
+        assert fresh_clerk.machine.calls == {"api_key": 1}
+        for secret in (fresh_clerk.secret_key, token):
+            assert secret not in verdict.stdout + verdict.stderr
+
     def test_malformed_secret_key_is_refused_before_any_call(
         self, cli: CLI, fresh_clerk: MockClerk
     ) -> None:
