@@ -199,11 +199,9 @@ def _machine_config(env: Mapping[str, str], kind: str) -> MachineConfig:
         # a server checks them (the message names the variable, never its value).
         return MachineConfig.for_instance(_build(backend))
     if "machine_secret_key" not in backend:
-        needed = (
-            "CLERK_SECRET_KEY or CLERK_MACHINE_SECRET_KEY"
-            if kind == M2M_TOKEN
-            else ("CLERK_SECRET_KEY")
-        )
+        needed = "CLERK_SECRET_KEY"
+        if kind == M2M_TOKEN:
+            needed += " or CLERK_MACHINE_SECRET_KEY"
         raise UsageError(
             f"this is {KIND_NAMES[kind]} (opaque): Clerk's Backend API verifies it, which "
             f"needs {needed} in the environment (and CLERK_API_URL for another API)"
