@@ -16,12 +16,20 @@ import attrs
 
 from clerk_auth_core._errors import ClerkAuthError, Reason
 from clerk_auth_core._keys import KeySet
+from clerk_auth_core._token_kinds import API_KEY, M2M_TOKEN, OAUTH_TOKEN, SESSION_TOKEN
 from clerk_auth_core._tokens import MACHINE_TOKEN_PREFIXES
 
 from ._format import decode_segments, format_duration, iso
 from ._jwks import Setup
 
-__all__ = ["Explained", "explain"]
+__all__ = [
+    "KIND_NAMES",
+    "Explained",
+    "explain",
+    "explain_machine_jwt",
+    "explain_mismatch",
+    "explain_opaque",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -257,3 +265,135 @@ def explain(
         error=error, token=token, header=header, payload=payload, setup=setup, now=now, keys=keys
     )
     return handler(context)
+
+
+# -- machine tokens ---------------------------------------------------------------------
+
+#: Each token kind as people say it.
+KIND_NAMES = {
+    SESSION_TOKEN: "a Clerk session token",
+    API_KEY: "an API key",
+    M2M_TOKEN: "an M2M token",
+    OAUTH_TOKEN: "an OAuth access token",
+}
+
+
+def _machine_expired(c: _Context) -> Explained:
+    exp = c.number("exp")
+    if exp is None:
+        return Explained(hint=None)
+    ago = c.now - exp
+    iat = c.number("iat")
+    lived = f"; it lived {format_duration(exp - iat)}" if iat is not None else ""
+    return Explained(
+        hint=(
+            f"expired {format_duration(ago)} ago (exp {_iso(exp)}, now {_iso(c.now)} by this "
+            f"machine's clock){lived}. A machine JWT keeps the lifetime it was created "
+            f"with: create a new one; if it was fresh, {_CLOCK}"
+        ),
+        details={"exp": exp, "now": c.now, "seconds_ago": round(ago, 3)},
+    )
+
+
+def _machine_algorithm(c: _Context) -> Explained:
+    alg = c.header.get("alg")
+    return Explained(
+        hint=f"alg is {alg!r}: Clerk signs machine JWTs with RS256, and nothing else is accepted",
+        details={"alg": alg},
+    )
+
+
+def _machine_invalid(c: _Context) -> Explained:
+    cat, typ = c.header.get("cat"), c.header.get("typ")
+    if "category" in c.error.message:
+        return Explained(
+            hint=(
+                f"its sub is a machine id (mch_...) but the header cat is {cat!r}: an M2M JWT "
+                f"carries {CAT_M2M} or no cat, so this is a session or JWT-template token "
+                "dressed as one (refused before any key lookup)"
+            ),
+            details={"cat": cat},
+        )
+    if "JWT type" in c.error.message:
+        return Explained(
+            hint=f"an M2M JWT's header typ is JWT or absent, not {typ!r}", details={"typ": typ}
+        )
+    return _malformed(c)
+
+
+_MACHINE_JWT_HINTS: dict[str, Callable[[_Context], Explained]] = {
+    Reason.TOKEN_EXPIRED: _machine_expired,
+    Reason.TOKEN_NOT_ACTIVE_YET: _not_active,
+    Reason.TOKEN_IAT_IN_THE_FUTURE: _iat_future,
+    Reason.TOKEN_INVALID_SIGNATURE: _signature,
+    Reason.JWK_KID_MISMATCH: _kid,
+    Reason.TOKEN_INVALID_ALGORITHM: _machine_algorithm,
+    Reason.TOKEN_INVALID: _machine_invalid,
+}
+
+
+def explain_machine_jwt(
+    error: ClerkAuthError, *, token: str, setup: Setup, now: float, keys: KeySet | None
+) -> Explained:
+    """The hint for a refused M2M or OAuth JWT (the same facts as for sessions, in a
+    machine token's words; ``hint`` is ``None`` when the message says it all)."""
+    handler = _MACHINE_JWT_HINTS.get(error.reason)
+    if handler is None:
+        return Explained(hint=None)
+    try:
+        header, payload, _ = decode_segments(token)
+    except ValueError:
+        header, payload = {}, {}
+    context = _Context(
+        error=error, token=token, header=header, payload=payload, setup=setup, now=now, keys=keys
+    )
+    return handler(context)
+
+
+def explain_opaque(error: ClerkAuthError, *, kind: str, credential: str, api_url: str) -> Explained:
+    """The hint for an opaque token (``ak_``, ``mt_``, ``oat_``) the Backend API refused,
+    or could not judge. Nothing of the token is known here but what Clerk answered."""
+    what = KIND_NAMES.get(kind, kind)
+    reason = error.reason
+    if reason == Reason.TOKEN_INVALID:
+        hint = (
+            f"Clerk's Backend API does not know this token as {what}: mistyped or cut "
+            "short, deleted, revoked or expired (Clerk answers all of these alike), or "
+            f"issued by another instance ({credential} picks the instance)"
+        )
+    elif reason == Reason.TOKEN_REVOKED:
+        hint = (
+            "Clerk says it was revoked. A server that verified it shortly before may still "
+            "take it from its cache for up to machine_cache_ttl (default 60 s)"
+        )
+    elif reason == Reason.TOKEN_EXPIRED:
+        hint = f"Clerk says its expiration has passed: create a new {kind}"
+    elif reason == Reason.SECRET_KEY_INVALID:
+        hint = (
+            f"Clerk's Backend API at {api_url} refused {credential}: check it is this "
+            "instance's key and was not rolled. The token may be fine"
+        )
+    elif reason == Reason.UNEXPECTED_ERROR:
+        detail = getattr(error, "detail", "") or "no answer"
+        return Explained(
+            hint=(
+                f"Clerk's Backend API at {api_url} gave no usable answer ({detail}); the "
+                "token may be fine. A server answers 503 with Retry-After here, never 401: "
+                "check CLERK_API_URL and the network, then try again"
+            ),
+            details={"detail": detail},
+        )
+    else:
+        return Explained(hint=None)
+    return Explained(hint=hint)
+
+
+def explain_mismatch(kind: str, accepted: str) -> Explained:
+    """The hint for a token of a kind ``--accepts`` does not name."""
+    return Explained(
+        hint=(
+            f"this is {KIND_NAMES.get(kind, kind)}; a route whose accepts_token is "
+            f"{accepted!r} refuses it before any key lookup or Backend API call"
+        ),
+        details={"token_type": kind, "accepts": accepted},
+    )

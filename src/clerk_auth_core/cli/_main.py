@@ -1,19 +1,20 @@
-"""``clerk-auth``: debug Clerk session tokens from a terminal.
+"""``clerk-auth``: debug Clerk tokens from a terminal.
 
 ::
 
-    clerk-auth verify TOKEN|-     verify like a server would; the claims, or why not
+    clerk-auth verify TOKEN|-     verify like a server would (session or machine token)
     clerk-auth decode TOKEN|-     header and claims, UNVERIFIED
     clerk-auth jwks               the instance's keys: kid, alg, bits
-    clerk-auth mint               a token signed by a local key, for testing
+    clerk-auth mint               a session or machine JWT signed by a local key
     clerk-auth webhook sign|verify  a Clerk webhook delivery, signed or checked
     clerk-auth mock               a mock Clerk instance until Ctrl-C, for curl
     clerk-auth demo               how to run the demo
 
 Exit codes: 0 valid / done, 1 invalid token, 2 usage or configuration, 3 keys
-unavailable. Results on stdout (``--json``: one JSON document), everything else on
-stderr. Only ``mint`` prints tokens; nothing prints a secret key. Core dependencies
-only (httpx for the JWKS): no web framework is imported.
+(or Clerk's Backend API) unavailable. Results on stdout (``--json``: one JSON
+document), everything else on stderr. Only ``mint`` prints tokens; nothing prints a
+secret key. Core dependencies only (httpx for the JWKS and the Backend API): no web
+framework is imported.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
 
 _EPILOG = """\
 exit codes: 0 valid (or done), 1 invalid token, 2 usage or configuration error,
-3 keys unavailable (the token may be fine).
+3 keys or Clerk's Backend API unavailable (the token may be fine).
 Keys come from --pem / --jwt-key / --jwks-url, else from the environment like a
 server: CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_SECRET_KEY (Backend API; never
 printed), CLERK_PUBLISHABLE_KEY. CLERK_ISSUER, CLERK_AUTHORIZED_PARTIES,
 CLERK_CLOCK_SKEW and CLERK_MAX_TOKEN_LIFETIME apply too.
+Machine tokens: M2M and OAuth JWTs are verified with the same keys; opaque ak_, mt_
+and oat_ tokens by Clerk's Backend API with CLERK_SECRET_KEY (mt_: or
+CLERK_MACHINE_SECRET_KEY) at CLERK_API_URL.
 """
 
 DEMO_TEXT = """\
@@ -77,8 +81,11 @@ def _verify_parser(
     p = sub.add_parser(
         "verify",
         parents=[common],
-        help="verify a session token like a server would",
-        description="Verify a session token: print its claims, or why it is refused.",
+        help="verify a session or machine token like a server would",
+        description=(
+            "Verify a Clerk token of any kind (session token, API key, M2M token, OAuth "
+            "access token): print its kind and claims, or why it is refused."
+        ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -100,6 +107,14 @@ def _verify_parser(
     p.add_argument(
         "--allow-pending", action="store_true", help="accept sessions with pending tasks"
     )
+    p.add_argument(
+        "--accepts",
+        metavar="KINDS",
+        action="append",
+        help="check the token against a route's accepts_token: session_token, api_key, "
+        "m2m_token, oauth_token (repeatable or comma-separated) or any; another kind is "
+        "refused with token-type-mismatch (default: verify any kind)",
+    )
     _now_arg(p, "verify")
     p.set_defaults(run="verify")
 
@@ -112,27 +127,45 @@ def _mint_parser(
     p = sub.add_parser(
         "mint",
         parents=[common],
-        help="mint a session token with a local key, for testing",
+        help="mint a session token or machine JWT with a local key, for testing",
         description=(
-            "Mint a Clerk-shaped session token signed by a local RSA key. Configure the "
-            "app under test with --print-pem (CLERK_JWT_KEY) or --print-jwks, the same "
+            "Mint a Clerk-shaped session token (or, with --kind, an M2M or OAuth JWT) "
+            "signed by a local RSA key. Configure the app under test with --print-pem "
+            "(CLERK_JWT_KEY) or --print-jwks, the same "
             f"--iss (default {DEFAULT_ISSUER}) as CLERK_ISSUER and the --azp as "
             "CLERK_AUTHORIZED_PARTIES."
         ),
+    )
+    p.add_argument(
+        "--kind",
+        choices=("session", "m2m", "oauth"),
+        default="session",
+        help="session token (default), M2M JWT (sub mch_...) or OAuth JWT (typ at+jwt)",
     )
     p.add_argument("--key-file", metavar="FILE", help="RSA private key (PEM); made if missing")
     p.add_argument("--kid", help="the key id (default: derived from the key)")
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--print-pem", action="store_true", help="print the public key (PEM)")
     shown.add_argument("--print-jwks", action="store_true", help="print the public JWKS")
-    p.add_argument("--sub", default="user_local", help="user id (default user_local)")
-    p.add_argument("--sid", default="sess_local", help="session id (default sess_local)")
-    p.add_argument("--azp", default=DEFAULT_AZP, help=f"origin (default {DEFAULT_AZP})")
+    p.add_argument(
+        "--sub", help="subject (default user_local; --kind m2m: mch_local, a machine id)"
+    )
+    p.add_argument("--sid", help="session id (default sess_local)")
+    p.add_argument("--azp", help=f"origin (default {DEFAULT_AZP})")
     p.add_argument("--no-azp", action="store_true", help="leave azp out")
     p.add_argument("--iss", default=DEFAULT_ISSUER, help=f"issuer (default {DEFAULT_ISSUER})")
     p.add_argument(
-        "--lifetime", type=int, default=60, help="seconds until exp (default 60; <= 0: expired)"
+        "--lifetime",
+        type=int,
+        help="seconds until exp (default 60, machine JWTs 3600; <= 0: expired)",
     )
+    p.add_argument(
+        "--scopes",
+        action="append",
+        metavar="SCOPES",
+        help="machine JWTs: scopes, space- or comma-separated (repeatable)",
+    )
+    p.add_argument("--client-id", help="--kind oauth: the OAuth application (default client_local)")
     _now_arg(p, "mint as if")
     p.add_argument("--org-id", help="organisation id (org_...)")
     p.add_argument("--org-slug")
@@ -142,9 +175,7 @@ def _mint_parser(
     )
     p.add_argument("--feature", action="append", help="repeatable (v2): o:reports, u:beta")
     p.add_argument("--plan", action="append", help="repeatable (v2): u:free, o:pro")
-    p.add_argument(
-        "--claims-version", type=int, choices=(1, 2), default=1, help="claim set (default 1)"
-    )
+    p.add_argument("--claims-version", type=int, choices=(1, 2), help="claim set (default 1)")
     p.add_argument("--sts", choices=("active", "pending"), help="session status claim")
     p.add_argument(
         "--claim", action="append", metavar="NAME=VALUE", help="extra claim (JSON or string)"
@@ -158,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="one JSON document on stdout")
     parser = argparse.ArgumentParser(
         prog="clerk-auth",
-        description="Debug Clerk session tokens: verify, decode, fetch keys, mint test tokens.",
+        description="Debug Clerk tokens: verify, decode, fetch keys, mint test tokens.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,8 +1,10 @@
-"""``clerk-auth mint``: session tokens for local testing, signed by a key of your own.
+"""``clerk-auth mint``: session tokens and machine JWTs for local testing, signed by
+a key of your own.
 
 Starts nothing. The key comes from ``--key-file`` (an RSA private key in PEM, created
 with mode 0600 when missing) or is a throwaway; tokens are shaped like Clerk's
-(:func:`clerk_auth_core.testing.session_claims`, the mock issuer's minter). To
+(:func:`clerk_auth_core.testing.session_claims` and, for ``--kind m2m`` / ``oauth``,
+:class:`~clerk_auth_core.testing.MockMachineTokens`: the mock issuer's minters). To
 make a local app accept them, give it the public half::
 
     clerk-auth mint --key-file dev.pem --print-pem > dev.pub.pem    # CLERK_JWT_KEY
@@ -27,9 +29,34 @@ import attrs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from ._format import EXIT_OK, UsageError, emit_json, format_duration, info, parse_time
+from ._format import (
+    EXIT_OK,
+    UsageError,
+    decode_segments,
+    emit_json,
+    format_duration,
+    info,
+    parse_time,
+)
 
 __all__ = ["DEFAULT_AZP", "DEFAULT_ISSUER", "kid_for", "load_or_create_key", "run_mint"]
+
+#: The token kinds ``--kind`` names, as ``token_type`` says them.
+_KINDS = {"session": "session_token", "m2m": "m2m_token", "oauth": "oauth_token"}
+#: Options that shape session claims only (attribute, flag).
+_SESSION_ONLY = (
+    ("sid", "--sid"),
+    ("azp", "--azp"),
+    ("no_azp", "--no-azp"),
+    ("org_id", "--org-id"),
+    ("org_slug", "--org-slug"),
+    ("org_role", "--org-role"),
+    ("org_permission", "--org-permission"),
+    ("feature", "--feature"),
+    ("plan", "--plan"),
+    ("claims_version", "--claims-version"),
+    ("sts", "--sts"),
+)
 
 #: The issuer minted by default: the mock issuer's Frontend API host.
 DEFAULT_ISSUER = "https://clerk.mock.test"
@@ -124,26 +151,32 @@ def _skew(env: Mapping[str, str]) -> int:
     return math.ceil(skew) if math.isfinite(skew) and skew > 0 else math.ceil(default)
 
 
-def _payload(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
-    from clerk_auth_core.testing import apply_overrides, session_claims
-
+def _times(args: argparse.Namespace, env: Mapping[str, str], default: int) -> tuple[int, int]:
+    """``(iat, lifetime)`` from ``--now`` and ``--lifetime``."""
     now = int(parse_time(args.now)) if args.now is not None else int(time.time())
-    iat, lifetime = now, args.lifetime
+    lifetime = default if args.lifetime is None else args.lifetime
     if lifetime <= 0:
         # docs/cli.md: "zero or less makes an expired token". exp = now would still
         # verify (the verifier allows clock skew), so the token is a 60 s one that ran
         # out |lifetime| seconds beyond the skew ago: refused as token-expired.
-        iat, lifetime = now + lifetime - _skew(env) - 1 - _EXPIRED_LIFETIME, _EXPIRED_LIFETIME
+        return now + lifetime - _skew(env) - 1 - _EXPIRED_LIFETIME, _EXPIRED_LIFETIME
+    return now, lifetime
+
+
+def _payload(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
+    from clerk_auth_core.testing import apply_overrides, session_claims
+
+    iat, lifetime = _times(args, env, 60)
     try:
         payload = session_claims(
-            sub=args.sub,
-            sid=args.sid,
-            azp=args.azp,
+            sub=args.sub or "user_local",
+            sid=args.sid or "sess_local",
+            azp=args.azp or DEFAULT_AZP,
             iss=args.iss,
             iat=iat,
             lifetime=lifetime,
             nbf=iat - 10,
-            version=args.claims_version,
+            version=args.claims_version or 1,
             org=_org(args),
             sts=args.sts,
             features=args.feature or None,
@@ -156,10 +189,71 @@ def _payload(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]
     return apply_overrides(payload, dict(_claim(c) for c in args.claim or ()))
 
 
+@attrs.frozen
+class _LocalIssuer:
+    """What :class:`MockMachineTokens` needs of an issuer to sign JWTs: the local key,
+    its kid and the ``--iss``. No server: it never serves or verifies opaque tokens."""
+
+    issuer: str
+    kid: str
+    private_key: RSAPrivateKey = attrs.field(repr=False)
+    secret_key: str = ""
+    url: str = ""
+
+
+def _scopes(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [scope for value in values for scope in value.replace(",", " ").split()]
+
+
+def _machine_jwt(
+    args: argparse.Namespace, env: Mapping[str, str], key: RSAPrivateKey, kid: str
+) -> str:
+    """An M2M or OAuth JWT shaped as the mock issuer shapes Clerk's."""
+    from clerk_auth_core.testing import MockMachineTokens
+
+    iat, lifetime = _times(args, env, 3600)
+    minter = MockMachineTokens(_LocalIssuer(issuer=args.iss, kid=kid, private_key=key))
+    claims = dict(_claim(c) for c in args.claim or ())
+    scopes = _scopes(args.scopes)
+    if args.kind == "m2m":
+        return minter.mint_m2m_jwt(
+            subject=args.sub or "mch_local",
+            scopes=scopes,
+            iat=iat,
+            lifetime=lifetime,
+            claims=claims,
+        )
+    return minter.mint_oauth_jwt(
+        subject=args.sub or "user_local",
+        client_id=args.client_id or "client_local",
+        scopes=scopes or (),
+        iat=iat,
+        lifetime=lifetime,
+        claims=claims,
+    )
+
+
+def _check_kind_options(args: argparse.Namespace) -> None:
+    """Refuse options that do not shape the ``--kind`` asked for (before any key is made)."""
+    if args.kind == "session":
+        if args.scopes is not None or args.client_id is not None:
+            raise UsageError("--scopes and --client-id shape machine JWTs: pass --kind m2m|oauth")
+        return
+    given = [flag for name, flag in _SESSION_ONLY if getattr(args, name) not in (None, False)]
+    if given:
+        raise UsageError(f"{given[0]} shapes session tokens only, not --kind {args.kind}")
+    if args.kind == "m2m" and args.client_id is not None:
+        raise UsageError("--client-id names an OAuth application: --kind oauth only")
+
+
 def run_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """``clerk-auth mint``: print a token (or, with ``--print-pem`` / ``--print-jwks``,
     the public key to configure an app with)."""
     from clerk_auth_core.testing import generate_key, mint_token, public_jwk, public_pem
+
+    _check_kind_options(args)
 
     printing_key = args.print_pem or args.print_jwks
     if args.key_file is None:
@@ -184,18 +278,25 @@ def run_mint(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.print_jwks:
         emit_json({"keys": [public_jwk(key, kid)]})
         return EXIT_OK
-    payload = _payload(args, env)
-    header = {"alg": "RS256", "kid": kid, "typ": "JWT"}
-    token = mint_token(key, header, payload)
+    if args.kind == "session":
+        payload = _payload(args, env)
+        header = {"alg": "RS256", "kid": kid, "typ": "JWT"}
+        token = mint_token(key, header, payload)
+    else:
+        token = _machine_jwt(args, env, key, kid)
+        header, payload, _ = decode_segments(token)
     if args.json:
-        emit_json({"token": token, "header": header, "claims": payload})
+        emit_json(
+            {"token": token, "token_type": _KINDS[args.kind], "header": header, "claims": payload}
+        )
     else:
         print(token)
     lifetime = format_duration(payload["exp"] - payload["iat"])
-    if args.lifetime <= 0:
+    if args.lifetime is not None and args.lifetime <= 0:
         lifetime += " (already expired, beyond the clock skew)"
-    info(
-        f"minted for sub={payload.get('sub')} azp={payload.get('azp')} "
-        f"iss={payload.get('iss')}, lifetime {lifetime}, kid {kid}"
-    )
+    if args.kind == "session":
+        shown = f"sub={payload.get('sub')} azp={payload.get('azp')}"
+    else:
+        shown = f"{_KINDS[args.kind]} sub={payload.get('sub')}"
+    info(f"minted for {shown} iss={payload.get('iss')}, lifetime {lifetime}, kid {kid}")
     return EXIT_OK

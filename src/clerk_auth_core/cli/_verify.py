@@ -1,9 +1,11 @@
 """``clerk-auth verify`` and ``clerk-auth decode``: look at one token.
 
-``verify`` runs the library's own verification (:func:`parse_for`, then the keys, then
-:func:`verify_parsed`), in the same order as a server: a token that fails the gate
-costs no fetch. ``decode`` shows a token without checking anything, and says so loudly.
-Neither ever prints the token itself.
+``verify`` tells the token's kind from the string first (:func:`token_kind`), as a
+server routes it. A session token takes the library's own session verification
+(:func:`parse_for`, then the keys, then :func:`verify_parsed`), in the same order as a
+server: a token that fails the gate costs no fetch. Machine tokens go to
+:mod:`._verify_machine`. ``decode`` shows a token without checking anything, and says
+so loudly. Neither ever prints the token itself.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from clerk_auth_core._errors import (
     TokenVerificationError,
 )
 from clerk_auth_core._keys import KeySet
+from clerk_auth_core._token_kinds import ANY, SESSION_TOKEN, AcceptsToken, opaque_kind, token_kind
 from clerk_auth_core._verify import parse_for, verify_parsed
 
 from ._format import (
@@ -73,8 +76,34 @@ def _notes(setup: Setup) -> list[str]:
 
 
 def run_verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    """``clerk-auth verify TOKEN|-``: 0 valid, 1 refused, 3 keys unavailable."""
+    """``clerk-auth verify TOKEN|-``: 0 valid, 1 refused, 3 keys (or Clerk's Backend
+    API) unavailable. The kind first, from the string, as a server routes it."""
     token = read_token(args.token)
+    accepted = _accepted(args.accepts)
+    kind = token_kind(token)
+    if accepted is not None and not accepted.accepts(kind):
+        from ._verify_machine import refuse_kind
+
+        return refuse_kind(args, token, kind, accepted)
+    if kind != SESSION_TOKEN:
+        from ._verify_machine import verify_machine
+
+        return verify_machine(args, env, token, kind, accepted)
+    return _verify_session(args, env, token)
+
+
+def _accepted(values: list[str] | None) -> AcceptsToken | None:
+    """``--accepts`` (repeatable, or comma-separated) as a route's ``accepts_token``.
+
+    :raises ConfigurationError: for a kind that does not exist (exit 2).
+    """
+    if not values:
+        return None
+    kinds = [kind.strip() for value in values for kind in value.split(",") if kind.strip()]
+    return AcceptsToken(ANY if kinds == [ANY] else kinds)
+
+
+def _verify_session(args: argparse.Namespace, env: Mapping[str, str], token: str) -> int:
     now = _now(args)
     setup = verify_setup(args, env)
     info(f"keys: {setup.key_source}")
@@ -202,6 +231,13 @@ def run_decode(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     token = read_token(args.token)
     now = _now(args)
     info(UNVERIFIED)
+    kind = token_kind(token)
+    if opaque_kind(token) is not None:
+        info(
+            f"an opaque {kind} token: nothing to decode (only Clerk's Backend API knows "
+            "what it stands for; `clerk-auth verify` asks it)"
+        )
+        return EXIT_INVALID
     try:
         header, payload, signature = decode_segments(token)
     except ValueError as exc:
@@ -213,6 +249,7 @@ def run_decode(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             {
                 "verified": False,
                 "warning": UNVERIFIED,
+                "token_type": kind,
                 "header": header,
                 "payload": payload,
                 "signature_bytes": signature,
@@ -227,6 +264,10 @@ def run_decode(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     for name, shown in times.items():
         print(f"  {name}: {shown}")
     print(f"signature: {signature} bytes (not checked)")
+    if kind != SESSION_TOKEN:
+        # Machine JWTs are told apart by their claims (sub mch_..., typ at+jwt), which
+        # decode has not checked: the kind is as unverified as they are.
+        print(f"kind: {kind} (from the UNVERIFIED claims)")
     return EXIT_OK
 
 
