@@ -35,7 +35,7 @@ import attrs
 from ._cache import HeaderVerdict
 from ._claims import MAX_TIME, _time_claim, time_refusal
 from ._config import ClerkConfig
-from ._errors import KeyResolutionError, Reason, TokenVerificationError, refusal
+from ._errors import REASONS, KeyResolutionError, Reason, TokenVerificationError
 from ._keys import KeySet
 from ._machine_claims import MachineClaims
 from ._rs256 import rs256_failure
@@ -92,6 +92,19 @@ def machine_kind(header: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
     if isinstance(typ, str) and typ.lower() in ACCESS_TOKEN_TYPES:
         return OAUTH_TOKEN
     raise TokenVerificationError(Reason.TOKEN_TYPE_MISMATCH, "The token is no machine JWT.")
+
+
+#: The session path's messages, said of a machine token ("The machine token has
+#: expired."): the same reasons, statuses and RFC 6750 codes.
+_MESSAGES: Final = {
+    reason: info.message.replace("session token", "machine token")
+    for reason, info in REASONS.items()
+}
+
+
+def refusal(reason: str) -> TokenVerificationError:
+    """A machine JWT refused with ``reason``, in words about a machine token."""
+    return TokenVerificationError(reason, _MESSAGES.get(reason))
 
 
 #: Header verdicts of :func:`shared_header_step` by (algorithms, kid_required), as

@@ -10,7 +10,9 @@ A route's requirements come in two spellings that mean the same: keyword argumen
 - :func:`session_scopes` lists the scopes a session holds, for Starlette's
   ``request.auth.scopes``, so that for every scope ``s`` of the vocabulary
   ``s in session_scopes(claims)`` exactly when ``Requirements.from_scope(s)`` holds
-  (a test binds the two over generated sessions and scopes).
+  (a test binds the two over generated sessions and scopes);
+- :func:`machine_scopes` lists a machine token's: ``authenticated`` and its own
+  scopes, none of which may pass for a session's.
 
 The vocabulary: ``authenticated``; ``role:<role>`` (``role:org:admin`` or the short
 ``role:admin``); ``permission:org:<feature>:<permission>``; ``feature:<name>`` and
@@ -28,9 +30,10 @@ import attrs
 
 from ._claims import SessionClaims, session_reverified
 from ._errors import AuthorizationError, ConfigurationError, ReverificationError
+from ._machine_claims import MachineClaims
 from ._reverification import PRESETS, Reverification, ReverificationConfig
 
-__all__ = ["SCOPE_KINDS", "Requirements", "check_name", "session_scopes"]
+__all__ = ["SCOPE_KINDS", "Requirements", "check_name", "machine_scopes", "session_scopes"]
 
 
 def _reverification(value: ReverificationConfig | None) -> Reverification | None:
@@ -227,3 +230,16 @@ def _build_scopes(claims: SessionClaims) -> tuple[str, ...]:
 #: for why a dict is safe here).
 _SCOPES_ENTRIES: Final = 256
 _scopes_memo: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+
+def machine_scopes(machine: MachineClaims) -> tuple[str, ...]:
+    """``request.auth.scopes`` for a machine token: ``authenticated`` and the token's
+    own scopes, except any spelled like the session vocabulary (``role:…``,
+    ``permission:…``, …, docs/scopes.md): a machine token never holds a session's
+    role or permission (the core refuses it such routes with 403), so an API key
+    minted with the scope ``role:org:admin`` must not pass ``@requires("role:admin")``.
+    """
+    own = [
+        s for s in machine.scopes if s != "authenticated" and s.partition(":")[0] not in SCOPE_KINDS
+    ]
+    return tuple(dict.fromkeys(["authenticated", *own]))

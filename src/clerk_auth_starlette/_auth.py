@@ -42,7 +42,7 @@ from clerk_auth_core import (
     session_scopes,
 )
 from clerk_auth_core._refusal_log import RefusalLog, warm_up_failure
-from clerk_auth_core._requirements import SCOPE_KINDS
+from clerk_auth_core._requirements import machine_scopes
 from clerk_auth_core.io import async_key_provider, async_machine_verifier
 
 __all__ = [
@@ -103,19 +103,6 @@ def accepted(accepts: Accepts) -> AcceptsToken | None:
     :raises ConfigurationError: for an unknown kind or an empty list.
     """
     return None if accepts is None else AcceptsToken(accepts)
-
-
-def machine_scopes(machine: MachineClaims) -> tuple[str, ...]:
-    """``request.auth.scopes`` for a machine token: ``authenticated`` and the token's
-    own scopes, except any spelled like the session vocabulary (``role:…``,
-    ``permission:…``, …, see docs/scopes.md): a machine token never holds a session's
-    role or permission (the core refuses it such routes with 403), so an API key
-    minted with the scope ``role:org:admin`` must not pass ``@requires("role:admin")``.
-    """
-    own = [
-        s for s in machine.scopes if s != "authenticated" and s.partition(":")[0] not in SCOPE_KINDS
-    ]
-    return tuple(dict.fromkeys(["authenticated", *own]))
 
 
 class ClerkUser(BaseUser):

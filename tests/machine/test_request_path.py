@@ -344,3 +344,31 @@ class TestConfiguration:
 
 def test_states_compare_as_before() -> None:
     assert RequestState(status="signed-out") == RequestState(status="signed-out", machine=None)
+
+
+def test_machine_jwt_refusals_speak_of_a_machine_token(mock: MockClerk) -> None:
+    config = mock.pem_config()
+    assert config.static_keys is not None
+    token = mock.machine.mint_m2m_jwt(iat=time.time() - 7200, lifetime=60)
+    state = authenticate_with(
+        Counting(config.static_keys),
+        _bearer(token),
+        config=config,
+        now=time.time(),
+        accepts="m2m_token",
+    )
+    assert (state.reason, state.message) == ("token-expired", "The machine token has expired.")
+
+
+def test_machine_scopes_never_pass_for_a_sessions(mock: MockClerk) -> None:
+    from clerk_auth_core._requirements import machine_scopes
+
+    config = mock.pem_config()
+    assert config.static_keys is not None
+    token = mock.machine.mint_m2m_jwt(scopes=["orders:read", "role:org:admin", "plan:pro"])
+    state = authenticate_with(
+        Counting(config.static_keys), _bearer(token), config=config, now=time.time(),
+        accepts="m2m_token",
+    )  # fmt: skip
+    assert state.machine is not None
+    assert machine_scopes(state.machine) == ("authenticated", "orders:read")
