@@ -1,10 +1,11 @@
 """The Django app the server tests run under gunicorn (``django_app:app``).
 
-Configured the way a project is: ``CLERK_*`` from the environment the harness sets
-(the settings' fallback), the key-cache policy as the ``CLERK_JWKS_POLICY`` setting,
+Configured the way a project is: ``CLERK_*`` from the environment the harness sets (the
+settings' fallback), the key-cache policy as the ``CLERK_JWKS_POLICY`` setting,
 ``ClerkAuthMiddleware`` in ``MIDDLEWARE``. ``GET /me`` needs a session (``{"user_id",
-"pid"}``); ``GET /public`` does not; ``GET /_stats`` shows this worker's key-cache
-counters. Every response carries ``X-Worker-Pid``.
+"pid"}``); ``GET /machine`` takes any token kind; ``GET /public`` needs none; ``GET
+/_stats`` shows this worker's key-cache counters. Every response carries ``X-Worker-
+Pid``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
-from clerk_auth_django import default_auth, require_auth
+from clerk_auth_django import default_auth, get_verified, require_auth
 
 settings.configure(
     DEBUG=False,
@@ -60,6 +61,15 @@ def me(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"user_id": None if claims is None else claims.user_id, "pid": os.getpid()})
 
 
+@require_auth(accepts="any")
+def machine(request: HttpRequest) -> JsonResponse:
+    verified = get_verified(request)
+    assert verified is not None
+    return JsonResponse(
+        {"subject": verified.subject, "token_type": verified.token_type, "pid": os.getpid()}
+    )
+
+
 def public(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"public": True, "pid": os.getpid()})
 
@@ -68,7 +78,12 @@ def stats(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"pid": os.getpid(), "stats": key_stats()})
 
 
-urlpatterns = [path("me", me), path("public", public), path("_stats", stats)]
+urlpatterns = [
+    path("me", me),
+    path("machine", machine),
+    path("public", public),
+    path("_stats", stats),
+]
 
 app = WSGIHandler()  # loads the middleware: the configuration is validated now
 if warm_up():

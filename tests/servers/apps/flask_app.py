@@ -1,6 +1,7 @@
 """The Flask app the server tests run under gunicorn (``flask_app:app``).
 
-``GET /me`` needs a session (``{"user_id", "pid"}``); ``GET /public`` does not;
+``GET /me`` needs a session (``{"user_id", "pid"}``); ``GET /machine`` takes any
+token kind (``{"subject", "token_type", "pid"}``); ``GET /public`` needs none;
 ``GET /_stats`` shows this worker's key-cache counters. Every response carries
 ``X-Worker-Pid`` so a test can tell which worker (which key cache) answered.
 """
@@ -13,7 +14,7 @@ from typing import Any
 from _settings import config, warm_up
 from flask import Flask, Response, current_app
 
-from clerk_auth_flask import ClerkAuth, get_auth, require_auth
+from clerk_auth_flask import ClerkAuth, get_auth, get_verified, require_auth
 
 app = Flask("clerk_auth_server_test")
 ClerkAuth(app, config=config(), warm_up=warm_up())
@@ -36,6 +37,14 @@ def worker_pid(response: Response) -> Response:
 def me() -> dict[str, Any]:
     claims = get_auth()
     return {"user_id": None if claims is None else claims.user_id, "pid": os.getpid()}
+
+
+@app.get("/machine")
+@require_auth(accepts="any")
+def machine() -> dict[str, Any]:
+    verified = get_verified()
+    assert verified is not None
+    return {"subject": verified.subject, "token_type": verified.token_type, "pid": os.getpid()}
 
 
 @app.get("/public")

@@ -1,9 +1,10 @@
 """The Starlette app the server tests run under uvicorn (``starlette_app:app``).
 
-``ClerkAuthMiddleware`` with its own key provider; ``GET /me`` (``{"user_id",
-"pid"}``) needs a session, ``/public`` and ``/_stats`` (the key-cache counters) are
-excluded. Every response carries ``X-Worker-Pid``; the lifespan leaves the ``ready``
-mark and, at shutdown, the final counters.
+``ClerkAuthMiddleware`` with its own key provider; ``GET /me`` (``{"user_id", "pid"}``)
+needs a session, ``GET /machine`` takes any token kind (excluded: its own guard
+decides), ``/public`` and ``/_stats`` (the key-cache counters) are excluded. Every
+response carries ``X-Worker-Pid``; the lifespan leaves the ``ready`` mark and, at
+shutdown, the final counters.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clerk_auth_starlette import ClerkAuthMiddleware, get_auth
+from clerk_auth_starlette import ClerkAuthMiddleware, get_auth, get_verified, require_auth
 from clerk_auth_starlette._auth import AUTHENTICATOR_KEY, Authenticator
 
 _authenticator: list[Authenticator] = []
@@ -64,6 +65,15 @@ async def me(request: Request) -> Response:
     return JSONResponse({"user_id": None if claims is None else claims.user_id, "pid": os.getpid()})
 
 
+@require_auth(accepts="any")
+async def machine(request: Request) -> Response:
+    verified = get_verified(request)
+    assert verified is not None
+    return JSONResponse(
+        {"subject": verified.subject, "token_type": verified.token_type, "pid": os.getpid()}
+    )
+
+
 async def public(request: Request) -> Response:
     return JSONResponse({"public": True, "pid": os.getpid()})
 
@@ -82,13 +92,18 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 app = Starlette(
-    routes=[Route("/me", me), Route("/public", public), Route("/_stats", stats)],
+    routes=[
+        Route("/me", me),
+        Route("/machine", machine),
+        Route("/public", public),
+        Route("/_stats", stats),
+    ],
     middleware=[
         Middleware(WorkerPid),
         Middleware(
             ClerkAuthMiddleware,
             config=config(),
-            exclude_paths=["/public", "/_stats"],
+            exclude_paths=["/public", "/_stats", "/machine"],
             warm_up=warm_up(),
         ),
     ],
