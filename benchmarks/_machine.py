@@ -35,6 +35,7 @@ from ._verifiers import BenchmarkError
 __all__ = [
     "M2M_FIRST",
     "OPAQUE_FIRST",
+    "OPAQUE_CPU",
     "OPAQUE_HIT",
     "ROUND_TRIP",
     "NO_TOKEN_FLOOR",
@@ -55,6 +56,7 @@ SESSIONS_ROUTE_JWT = "sessions-only route, M2M JWT (request path)"
 NO_TOKEN_FLOOR = "any route, no token at all (the request path's floor)"
 OPAQUE_FIRST = "api_key route, opaque key first sight (request path, cache_ttl=0)"
 ROUND_TRIP = "bare POST to the mock's /api_keys/verify (loopback round trip)"
+OPAQUE_CPU = "api_key route, opaque key first sight, the answer given (no socket)"
 
 
 def machine_candidates(fx: Fixtures, n: int) -> tuple[list[Candidate], SyncMachineVerifier]:
@@ -162,6 +164,25 @@ def route_candidates(fx: Fixtures, n: int) -> tuple[list[Candidate], list[Any]]:
         if answer.status_code != 200:
             raise BenchmarkError(f"the mock's verify endpoint answered {answer.status_code}")
 
+    # The same first sight with the Backend API's answer handed over in-process: what
+    # the verifier itself costs, without the socket or the mock's thread (which shares
+    # this process's GIL and so slows whatever runs beside it).
+    answer0 = verifier._post(requests[0])
+    offline = SyncMachineVerifier(mconfig)
+    offline._post = lambda request: answer0  # type: ignore[method-assign]
+
+    def cpu_only() -> Any:
+        one = first[:1] * len(first)
+
+        def batch() -> None:
+            for headers in one:
+                authenticate_with(
+                    source, headers, config=online, now=time.time(), accepts=accepts,
+                    machine=offline,
+                )  # fmt: skip
+
+        return batch
+
     def refused(batch_of: list[Any]) -> Any:
         def prepare() -> Any:
             def batch() -> None:
@@ -215,5 +236,6 @@ def route_candidates(fx: Fixtures, n: int) -> tuple[list[Candidate], list[Any]]:
         Candidate(SESSIONS_ROUTE_JWT, refused(jwts), len(jwts), note="refused by the gate"),
         Candidate(NO_TOKEN_FLOOR, refused(nothing), len(nothing), note="401, no token"),
         Candidate(OPAQUE_FIRST, first_sight, len(first), note="one Backend API call each"),
-        Candidate(ROUND_TRIP, round_trip, len(requests), note="httpx, keep-alive"),
-    ], [verifier, client]
+        Candidate(ROUND_TRIP, round_trip, len(requests), note="httpx, same requests"),
+        Candidate(OPAQUE_CPU, cpu_only, len(first), note="the verifier's own work"),
+    ], [verifier, offline, client]
