@@ -147,9 +147,10 @@ def _expired(w: World, token: str) -> str:
 
 
 def _tampered(token: str) -> str:
-    # Another last signature character (the base64url alphabet's next one).
+    # Another next-to-last signature character (every bit of it is signature; the
+    # last one carries padding bits too), never the one it was.
     head, _, last = token.rpartition(".")
-    swap = "A" if last[-1] != "A" else "B"
+    swap = "A" if last[-2] != "A" else "B"
     return f"{head}.{last[:-2]}{swap}{last[-1]}"
 
 
